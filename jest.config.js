@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
+  // kdbush ships ESM (Node requires it natively); Jest's module system takes its UMD build.
+  moduleNameMapper: { '^kdbush$': '<rootDir>/node_modules/kdbush/kdbush.js' },
+  testTimeout: 30000,
+};

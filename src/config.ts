@@ -1,0 +1,102 @@
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  DEFAULT_NOTES_MAX_PER_LOCATION,
+  DEFAULT_NOTES_MAX_TOTAL,
+  DEFAULT_NOTES_MAX_TOTAL_CHARS,
+} from './routeguide/notes';
+
+/** The feature file shipped with the service (data/ beside src/ and dist/). */
+export const BUNDLED_FEATURES_FILE = path.resolve(__dirname, '..', 'data', 'route_guide_db.json');
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function integer(min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+}
+
+const port = integer(0, 65535);
+const positive = integer(1, Number.MAX_SAFE_INTEGER);
+
+/**
+ * Every environment variable the server reads, with its default. The README's configuration
+ * table mirrors this schema.
+ */
+const schema = z.object({
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  PORT: port.default(50051),
+  FEATURES_FILE: z.string().trim().min(1).default(BUNDLED_FEATURES_FILE),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  REPLICA_ID: z.string().trim().min(1).optional(),
+  NOTES_MAX_PER_LOCATION: positive.default(DEFAULT_NOTES_MAX_PER_LOCATION),
+  NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
+  NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The validated, immutable server configuration. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly featuresFile: string;
+  readonly logLevel: LogLevel;
+  /** Identity sent to clients in `x-routeguide-replica`; defaults to the hostname. */
+  readonly replicaId: string;
+  readonly notes: {
+    readonly maxPerLocation: number;
+    readonly maxTotal: number;
+    readonly maxTotalChars: number;
+  };
+}
+
+/** A configuration problem; the message lists every bad variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Parses the environment once into a frozen Config, or throws a ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "not set", as it does for most twelve-factor services.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([name, value]) => name in schema.shape && value !== ''),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '');
+      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    host: e.HOST,
+    port: e.PORT,
+    featuresFile: path.resolve(e.FEATURES_FILE),
+    logLevel: e.LOG_LEVEL,
+    replicaId: e.REPLICA_ID ?? hostname(),
+    notes: {
+      maxPerLocation: e.NOTES_MAX_PER_LOCATION,
+      maxTotal: e.NOTES_MAX_TOTAL,
+      maxTotalChars: e.NOTES_MAX_TOTAL_CHARS,
+    },
+  });
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { performance } from 'node:perf_hooks';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger } from './observability/logging';
+import { FeatureDatabaseError, loadFeatureDatabase } from './routeguide/features';
+import { RouteGuideApp } from './server';
+
+/** Exit codes: 1 start-up failure, 2 bad configuration. */
+const EXIT_STARTUP_FAILED = 1;
+const EXIT_BAD_CONFIG = 2;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function readConfig(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`routeguide: ${error.message}\n`);
+      process.exit(EXIT_BAD_CONFIG);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+
+  const loadStarted = performance.now();
+  let features;
+  try {
+    features = loadFeatureDatabase(config.featuresFile);
+  } catch (error) {
+    if (error instanceof FeatureDatabaseError) {
+      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
+      process.exitCode = EXIT_STARTUP_FAILED;
+      return;
+    }
+    throw error;
+  }
+  const loadMs = Math.round(performance.now() - loadStarted);
+
+  const app = new RouteGuideApp({ config, logger, features });
+  const port = await app.listen();
+  logger.info(
+    { host: config.host, port, features: features.size, loadMs, replica: config.replicaId },
+    'routeguide serving',
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(EXIT_STARTUP_FAILED);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void app.shutdown(SHUTDOWN_GRACE_MS).then(() => {
+      logger.info('stopped');
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  // Last resort: something failed that has no better handler (e.g. the port is taken).
+  process.stderr.write(
+    `routeguide: failed to start: ${(error as Error)?.message ?? String(error)}\n`,
+  );
+  process.exit(EXIT_STARTUP_FAILED);
+});

@@ -1,0 +1,252 @@
+import { readFileSync } from 'node:fs';
+import KDBush from 'kdbush';
+import {
+  isValidLatitude,
+  isValidLongitude,
+  MAX_LATITUDE_E7,
+  MAX_LONGITUDE_E7,
+  type GeoBox,
+  type GeoPoint,
+} from './geo';
+
+/** A named place. An empty name is legal: the canonical database has many. */
+export interface Feature {
+  readonly name: string;
+  readonly location: GeoPoint;
+}
+
+/** Why a feature file could not be loaded; the message names the file and, where known, the entry. */
+export class FeatureDatabaseError extends Error {
+  constructor(
+    readonly file: string,
+    readonly entryIndex: number | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `features file ${file}: ${entryIndex === undefined ? '' : `entry ${entryIndex}: `}${detail}`,
+      options,
+    );
+    this.name = 'FeatureDatabaseError';
+  }
+}
+
+const EMPTY_SLOT = 0;
+
+/** Mixes a coordinate pair into a well-spread 32-bit hash (murmur3's finaliser). */
+function hashLocation(latitude: number, longitude: number): number {
+  let h = Math.imul(latitude, 0x9e3779b1) ^ Math.imul(longitude ^ 0x7f4a7c15, 0x85ebca77);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The immutable, indexed feature database.
+ *
+ * Coordinates live in typed arrays and both indexes are flat typed arrays, so a million
+ * features cost tens of megabytes rather than a million small objects:
+ * - exact lookups go through an open-addressing hash table (`slots` holds index + 1);
+ * - box queries go through a static k-d tree (kdbush) over integer coordinates.
+ * An entry's index is its position in the source file ("database order").
+ */
+export class FeatureDatabase {
+  private readonly latitudes: Int32Array;
+  private readonly longitudes: Int32Array;
+  private readonly names: readonly string[];
+  private readonly slots: Int32Array;
+  private readonly slotMask: number;
+  private readonly spatial: KDBush | undefined;
+
+  private constructor(latitudes: Int32Array, longitudes: Int32Array, names: readonly string[]) {
+    this.latitudes = latitudes;
+    this.longitudes = longitudes;
+    this.names = names;
+    const count = names.length;
+
+    // Load factor ≤ 0.5 keeps probe sequences short.
+    let capacity = 16;
+    while (capacity < count * 2) capacity *= 2;
+    this.slots = new Int32Array(capacity);
+    this.slotMask = capacity - 1;
+    for (let i = 0; i < count; i++) this.insertSlot(i);
+
+    if (count > 0) {
+      const index = new KDBush(count, 64, Int32Array);
+      for (let i = 0; i < count; i++) index.add(longitudes[i]!, latitudes[i]!);
+      this.spatial = index.finish();
+    }
+  }
+
+  /** Builds a database from features in database order. Inputs are assumed valid. */
+  static fromFeatures(features: readonly Feature[]): FeatureDatabase {
+    const latitudes = new Int32Array(features.length);
+    const longitudes = new Int32Array(features.length);
+    const names = new Array<string>(features.length);
+    features.forEach((feature, i) => {
+      latitudes[i] = feature.location.latitude;
+      longitudes[i] = feature.location.longitude;
+      names[i] = feature.name;
+    });
+    return new FeatureDatabase(latitudes, longitudes, names);
+  }
+
+  /** Number of features, duplicates included. */
+  get size(): number {
+    return this.names.length;
+  }
+
+  /** The feature at a database index. */
+  featureAt(index: number): Feature {
+    return {
+      name: this.names[index] ?? '',
+      location: { latitude: this.latitudes[index]!, longitude: this.longitudes[index]! },
+    };
+  }
+
+  /**
+   * Database index of the first feature at exactly this location, or -1.
+   * Hash lookup: O(1) expected whatever the size of the database.
+   */
+  indexOf(latitude: number, longitude: number): number {
+    let slot = hashLocation(latitude, longitude) & this.slotMask;
+    for (;;) {
+      const stored = this.slots[slot]!;
+      if (stored === EMPTY_SLOT) return -1;
+      const index = stored - 1;
+      if (this.latitudes[index] === latitude && this.longitudes[index] === longitude) return index;
+      slot = (slot + 1) & this.slotMask;
+    }
+  }
+
+  /** The first feature stored at exactly this point, if any. */
+  find(point: GeoPoint): Feature | undefined {
+    const index = this.indexOf(point.latitude, point.longitude);
+    return index < 0 ? undefined : this.featureAt(index);
+  }
+
+  /** True when some feature is stored at exactly this point. */
+  has(point: GeoPoint): boolean {
+    return this.indexOf(point.latitude, point.longitude) >= 0;
+  }
+
+  /** Database indexes of every feature inside the inclusive box, in database order. */
+  indexesWithin(box: GeoBox): Uint32Array {
+    if (this.spatial === undefined) return new Uint32Array(0);
+    const found = this.spatial.range(
+      box.minLongitude,
+      box.minLatitude,
+      box.maxLongitude,
+      box.maxLatitude,
+    );
+    // kdbush yields tree order; a typed-array sort restores database order cheaply.
+    return Uint32Array.from(found).sort();
+  }
+
+  private insertSlot(index: number): void {
+    const latitude = this.latitudes[index]!;
+    const longitude = this.longitudes[index]!;
+    let slot = hashLocation(latitude, longitude) & this.slotMask;
+    for (;;) {
+      const stored = this.slots[slot]!;
+      if (stored === EMPTY_SLOT) {
+        this.slots[slot] = index + 1;
+        return;
+      }
+      const other = stored - 1;
+      // A duplicate location keeps the first entry, so lookups answer in database order.
+      if (this.latitudes[other] === latitude && this.longitudes[other] === longitude) return;
+      slot = (slot + 1) & this.slotMask;
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === undefined) return 'nothing';
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * Validates parsed JSON as a feature list: either an array of features or `{"feature": [...]}`.
+ * Throws a FeatureDatabaseError naming the file and the first bad entry.
+ */
+export function parseFeatures(json: unknown, file: string): Feature[] {
+  const entries =
+    json !== null && typeof json === 'object' && !Array.isArray(json)
+      ? (json as Record<string, unknown>)['feature']
+      : json;
+  if (!Array.isArray(entries)) {
+    throw new FeatureDatabaseError(
+      file,
+      undefined,
+      'expected a JSON array of features or an object with a "feature" array',
+    );
+  }
+  const features = new Array<Feature>(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    features[i] = parseEntry(entries[i], file, i);
+  }
+  return features;
+}
+
+function parseEntry(entry: unknown, file: string, index: number): Feature {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw new FeatureDatabaseError(file, index, `expected an object, got ${describe(entry)}`);
+  }
+  const { name, location } = entry as Record<string, unknown>;
+  if (typeof name !== 'string') {
+    throw new FeatureDatabaseError(file, index, `name must be a string, got ${describe(name)}`);
+  }
+  if (location === null || typeof location !== 'object' || Array.isArray(location)) {
+    throw new FeatureDatabaseError(
+      file,
+      index,
+      `location must be an object with latitude and longitude, got ${describe(location)}`,
+    );
+  }
+  const { latitude, longitude } = location as Record<string, unknown>;
+  if (!isValidLatitude(latitude)) {
+    throw new FeatureDatabaseError(
+      file,
+      index,
+      `location.latitude must be an integer in [-${MAX_LATITUDE_E7}, ${MAX_LATITUDE_E7}], got ${describe(latitude)}`,
+    );
+  }
+  if (!isValidLongitude(longitude)) {
+    throw new FeatureDatabaseError(
+      file,
+      index,
+      `location.longitude must be an integer in [-${MAX_LONGITUDE_E7}, ${MAX_LONGITUDE_E7}], got ${describe(longitude)}`,
+    );
+  }
+  return { name, location: { latitude, longitude } };
+}
+
+/** Reads, validates and indexes a feature file. Any problem is a FeatureDatabaseError. */
+export function loadFeatureDatabase(file: string): FeatureDatabase {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
+    throw new FeatureDatabaseError(file, undefined, `cannot be read (${reason})`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new FeatureDatabaseError(
+      file,
+      undefined,
+      `is not valid JSON (${(cause as Error).message})`,
+      {
+        cause,
+      },
+    );
+  }
+  return FeatureDatabase.fromFeatures(parseFeatures(json, file));
+}

@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { BUNDLED_FEATURES_FILE, ConfigError, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('has documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      port: 50051,
+      featuresFile: BUNDLED_FEATURES_FILE,
+      logLevel: 'info',
+      notes: { maxPerLocation: 100, maxTotal: 100_000, maxTotalChars: 16 * 1024 * 1024 },
+    });
+    expect(config.replicaId.length).toBeGreaterThan(0);
+    expect(path.basename(BUNDLED_FEATURES_FILE)).toBe('route_guide_db.json');
+  });
+
+  it('reads every variable and freezes the result', () => {
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '6000',
+      FEATURES_FILE: 'x.json',
+      LOG_LEVEL: 'debug',
+      REPLICA_ID: 'r1',
+      NOTES_MAX_PER_LOCATION: '3',
+      NOTES_MAX_TOTAL: '4',
+      NOTES_MAX_TOTAL_CHARS: '5',
+    });
+    expect(config).toEqual({
+      host: '127.0.0.1',
+      port: 6000,
+      featuresFile: path.resolve('x.json'),
+      logLevel: 'debug',
+      replicaId: 'r1',
+      notes: { maxPerLocation: 3, maxTotal: 4, maxTotalChars: 5 },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.notes)).toBe(true);
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(50051);
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /PORT="abc": must be an integer/],
+    [{ PORT: '70000' }, /PORT="70000"/],
+    [{ PORT: '1.5' }, /PORT="1.5"/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud"/],
+    [{ NOTES_MAX_TOTAL: '0' }, /NOTES_MAX_TOTAL="0"/],
+  ])('rejects %j with a message naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('lists every bad variable at once', () => {
+    expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT=.*LOG_LEVEL=/);
+  });
+});
