@@ -7,4 +7,5 @@ module.exports = {
   // kdbush ships ESM (Node requires it natively); Jest's module system takes its UMD build.
   moduleNameMapper: { '^kdbush$': '<rootDir>/node_modules/kdbush/kdbush.js' },
   testTimeout: 30000,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

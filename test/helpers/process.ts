@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CANONICAL_FILE } from './canonical';
+
+/** The compiled entry point; `npm test` builds it first (pretest). */
+export const MAIN_JS = path.resolve(__dirname, '..', '..', 'dist', 'main.js');
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  /** Parsed JSON log lines from stdout, in order. */
+  readonly logs: Record<string, unknown>[];
+  stderr(): string;
+  /** Resolves with the first log line matching, or rejects after the timeout. */
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Kills the process if it is still running. */
+  kill(): void;
+}
+
+/** Spawns `node dist/main.js` on loopback with the given extra environment. */
+export function spawnServer(env: Record<string, string> = {}): ServerProcess {
+  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      FEATURES_FILE: CANONICAL_FILE,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const waiters: {
+    predicate: (line: Record<string, unknown>) => boolean;
+    resolve: (line: Record<string, unknown>) => void;
+  }[] = [];
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const text of lines) {
+      if (text.trim() === '') continue;
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        line = { raw: text };
+      }
+      logs.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.predicate(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    logs,
+    stderr: () => stderr,
+    exited,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    waitForLog(predicate, timeoutMs = 10_000) {
+      const seen = logs.find(predicate);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr}`)),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+      });
+    },
+  };
+}
+
+/** Waits for the "routeguide serving" line and returns the bound gRPC port. */
+export async function servingPort(server: ServerProcess, timeoutMs = 10_000): Promise<number> {
+  const line = await Promise.race([
+    server.waitForLog((l) => l['msg'] === 'routeguide serving', timeoutMs),
+    server.exited.then(({ code }) => {
+      throw new Error(
+        `server exited with ${code} before serving; stderr: ${server.stderr()}; logs: ${JSON.stringify(server.logs)}`,
+      );
+    }),
+  ]);
+  return line['port'] as number;
+}

@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { PROTO_DIR } from '../../src/proto';
+import { CANONICAL_FILE } from '../helpers/canonical';
+import { startTestServer, type TestServer } from '../helpers/server';
+
+const run = promisify(execFile);
+// Debian's interpreter, which has python3-grpcio and python3-grpc-tools (installed by .ci/run).
+const PYTHON = '/usr/bin/python3';
+
+describe('interop with python3-grpcio (an independent gRPC implementation)', () => {
+  let server: TestServer;
+  let stubs: string;
+
+  beforeAll(async () => {
+    stubs = mkdtempSync(path.join(tmpdir(), 'routeguide-py-'));
+    await run(PYTHON, [
+      '-m',
+      'grpc_tools.protoc',
+      `-I${PROTO_DIR}`,
+      `--python_out=${stubs}`,
+      `--grpc_python_out=${stubs}`,
+      path.join(PROTO_DIR, 'route_guide.proto'),
+    ]);
+  });
+
+  beforeEach(async () => {
+    server = await startTestServer();
+  });
+
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('calls all four RPCs with stubs generated from our proto and gets the expected answers', async () => {
+    const script = path.join(__dirname, 'python_client.py');
+    const { stdout } = await run(PYTHON, [script, stubs, server.address, CANONICAL_FILE], {
+      timeout: 30_000,
+    });
+    const results = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { check?: string; ok?: boolean; done?: boolean });
+    expect(results.filter((r) => r.check !== undefined).map((r) => [r.check, r.ok])).toEqual([
+      ['GetFeature hit', true],
+      ['GetFeature miss', true],
+      ['GetFeature invalid', true],
+      ['ListFeatures count', true],
+      ['ListFeatures order and content', true],
+      ['RecordRoute', true],
+      ['RouteChat', true],
+    ]);
+    expect(results.at(-1)).toEqual({ done: true });
+  });
+});
