@@ -37,6 +37,12 @@ const schema = z.object({
   NOTES_MAX_PER_LOCATION: positive.default(DEFAULT_NOTES_MAX_PER_LOCATION),
   NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
   NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
+  MAX_CONNECTION_AGE_MS: positive.default(30_000),
+  MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
+  KEEPALIVE_TIME_MS: positive.default(60_000),
+  KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
+  MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
+  MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(1000),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -53,6 +59,18 @@ export interface Config {
     readonly maxPerLocation: number;
     readonly maxTotal: number;
     readonly maxTotalChars: number;
+  };
+  /** Connection management passed to grpc-js as server options. */
+  readonly connections: {
+    /** Connections are closed (GOAWAY) after this age so round-robin clients rebalance. */
+    readonly maxAgeMs: number;
+    /** Time in-flight calls get after max age before the connection is closed hard. */
+    readonly maxAgeGraceMs: number;
+    readonly keepaliveTimeMs: number;
+    readonly keepaliveTimeoutMs: number;
+    /** Larger incoming messages are refused with RESOURCE_EXHAUSTED. */
+    readonly maxReceiveMessageBytes: number;
+    readonly maxConcurrentStreams: number;
   };
 }
 
@@ -97,6 +115,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxPerLocation: e.NOTES_MAX_PER_LOCATION,
       maxTotal: e.NOTES_MAX_TOTAL,
       maxTotalChars: e.NOTES_MAX_TOTAL_CHARS,
+    },
+    connections: {
+      maxAgeMs: e.MAX_CONNECTION_AGE_MS,
+      maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+      keepaliveTimeMs: e.KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: e.KEEPALIVE_TIMEOUT_MS,
+      maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,
+      maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
     },
   });
 }

@@ -34,8 +34,15 @@ export class RouteGuideApp {
     this.options = options;
     const { config, logger, features } = options;
     this.notes = new NotesStore(config.notes);
+    const c = config.connections;
     this.server = new grpc.Server({
       interceptors: [replicaIdInterceptor(config.replicaId)],
+      'grpc.max_connection_age_ms': c.maxAgeMs,
+      'grpc.max_connection_age_grace_ms': c.maxAgeGraceMs,
+      'grpc.keepalive_time_ms': c.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': c.keepaliveTimeoutMs,
+      'grpc.max_receive_message_length': c.maxReceiveMessageBytes,
+      'grpc.max_concurrent_streams': c.maxConcurrentStreams,
     });
     const { proto } = loadRouteGuideProto();
     this.server.addService(

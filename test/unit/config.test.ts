@@ -33,6 +33,14 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       replicaId: 'r1',
       notes: { maxPerLocation: 3, maxTotal: 4, maxTotalChars: 5 },
+      connections: {
+        maxAgeMs: 30_000,
+        maxAgeGraceMs: 10_000,
+        keepaliveTimeMs: 60_000,
+        keepaliveTimeoutMs: 20_000,
+        maxReceiveMessageBytes: 1024 * 1024,
+        maxConcurrentStreams: 1000,
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.notes)).toBe(true);
