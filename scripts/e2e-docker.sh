@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# End-to-end test of the containers on a real docker engine (npm run test:e2e):
+# builds the image, brings docker-compose.yml up with 3 replicas, waits until they are healthy,
+# calls them from the host and through the compose client, scrapes every replica's metrics
+# (directly and through Prometheus), checks the runtime hardening, stops the stack and checks
+# that every replica exited 0 within its grace period. Bounded in time; always tears down.
+#
+# Environment: E2E_TIMEOUT_S (whole run, default 1500), E2E_PROJECT (compose project name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROJECT=${E2E_PROJECT:-routeguide-e2e}
+TIMEOUT_S=${E2E_TIMEOUT_S:-1500}
+IMAGE="routeguide:$(node -p 'require("./package.json").version')"
+REPLICAS=3
+HOST_PORTS=(50051 50052 50053)
+METRICS_PORT=9464
+GRACE_S=15 # docker-compose.yml stop_grace_period
+NODE=/nodejs/bin/node
+
+passed=()
+log() { printf 'e2e: %s\n' "$*"; }
+pass() {
+  passed+=("$*")
+  printf 'e2e: PASS %s\n' "$*"
+}
+fail() {
+  printf 'e2e: FAIL %s\n' "$*" >&2
+  exit 1
+}
+
+# Compose v2 when present (what users have), else v1 with --compatibility (honours deploy.replicas).
+if docker compose version >/dev/null 2>&1; then
+  compose_cmd=(docker compose -p "$PROJECT")
+elif command -v docker-compose >/dev/null 2>&1; then
+  compose_cmd=(docker-compose --compatibility -p "$PROJECT")
+else
+  fail "neither 'docker compose' nor 'docker-compose' is installed"
+fi
+compose() { "${compose_cmd[@]}" "$@"; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/routeguide-e2e.XXXXXX")
+watchdog=
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n $watchdog ]]; then
+    pkill -P "$watchdog" 2>/dev/null || true # its sleep
+    kill "$watchdog" 2>/dev/null || true
+  fi
+  if ((status != 0)); then
+    log "failed (exit $status); state before teardown:"
+    timeout 30 "${compose_cmd[@]}" ps || true
+    timeout 30 "${compose_cmd[@]}" logs --no-color --tail 40 || true
+  fi
+  log "tearing down project $PROJECT"
+  timeout 120 "${compose_cmd[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'log "time budget of ${TIMEOUT_S}s exhausted"; exit 124' TERM
+# The whole run is bounded: the watchdog TERMs this script, whose trap tears everything down.
+(sleep "$TIMEOUT_S" && kill -TERM $$) 2>/dev/null &
+watchdog=$!
+
+# --- preflight -------------------------------------------------------------------------------
+timeout 30 docker info >/dev/null 2>&1 || fail "no docker engine answers (is dockerd running?)"
+log "compose: ${compose_cmd[*]}"
+timeout 60 "${compose_cmd[@]}" config -q || fail "docker-compose.yml does not validate"
+pass "docker-compose.yml validates ($(compose version --short 2>/dev/null || echo '?'))"
+[[ -f dist/healthcheck.js && -f dist/client/cli.js ]] || npm run build >/dev/null
+# Leftovers of an interrupted run would hold the ports.
+timeout 120 "${compose_cmd[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
+
+# --- image -----------------------------------------------------------------------------------
+log "building $IMAGE"
+build_start=$(date +%s)
+timeout 900 docker build -t "$IMAGE" . >"$work/build.log" 2>&1 || {
+  tail -40 "$work/build.log"
+  fail "image build"
+}
+build_s=$(($(date +%s) - build_start))
+size_bytes=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+size_mb=$((size_bytes / 1000000))
+pass "image $IMAGE builds (${build_s}s, ${size_mb} MB)"
+
+user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
+entrypoint=$(docker image inspect -f '{{json .Config.Entrypoint}}' "$IMAGE")
+ports=$(docker image inspect -f '{{json .Config.ExposedPorts}}' "$IMAGE")
+[[ $user == 65532:65532 ]] || fail "image user is '$user', want 65532:65532"
+[[ $entrypoint == '["/nodejs/bin/node"]' ]] || fail "entrypoint is $entrypoint, want exec form node"
+[[ $ports == *'"50051/tcp"'* && $ports == *"\"$METRICS_PORT/tcp\""* ]] || fail "exposed ports: $ports"
+pass "image config: user $user, exec-form entrypoint $entrypoint, exposes $ports"
+
+# --- up --------------------------------------------------------------------------------------
+log "starting the stack"
+timeout 180 "${compose_cmd[@]}" up -d --no-build >"$work/up.log" 2>&1 || {
+  cat "$work/up.log"
+  fail "compose up"
+}
+mapfile -t replicas < <(compose ps -q routeguide)
+((${#replicas[@]} == REPLICAS)) || fail "${#replicas[@]} routeguide containers, want $REPLICAS"
+
+deadline=$(($(date +%s) + 120))
+while :; do
+  healthy=0
+  for c in "${replicas[@]}"; do
+    [[ $(docker inspect -f '{{.State.Health.Status}}' "$c") == healthy ]] && healthy=$((healthy + 1))
+  done
+  ((healthy == REPLICAS)) && break
+  if (($(date +%s) > deadline)); then
+    for c in "${replicas[@]}"; do docker inspect -f '{{.Name}} {{json .State.Health}}' "$c"; done
+    fail "$healthy of $REPLICAS replicas healthy after 120s"
+  fi
+  sleep 2
+done
+pass "$REPLICAS replicas healthy (docker HEALTHCHECK: node dist/healthcheck.js)"
+
+# Replica ids: REPLICA_ID defaults to the hostname, which docker sets to the short container id.
+ids=()
+for c in "${replicas[@]}"; do ids+=("$(docker inspect -f '{{.Config.Hostname}}' "$c")"); done
+
+# --- from the host: published ports, health, reflection (what README's grpcurl commands do) --
+for port in "${HOST_PORTS[@]}"; do
+  env -i PATH="$PATH" PORT="$port" node dist/healthcheck.js >/dev/null ||
+    fail "health check through published port 127.0.0.1:$port"
+  services=$(node scripts/e2e-docker-helpers.js list "127.0.0.1:$port") ||
+    fail "reflection list on 127.0.0.1:$port"
+  grep -qx routeguide.RouteGuide <<<"$services" ||
+    fail "reflection on 127.0.0.1:$port does not list routeguide.RouteGuide: $services"
+done
+pass "ports ${HOST_PORTS[*]} on 127.0.0.1 answer health Check and list services by reflection"
+
+# --- the compose client service --------------------------------------------------------------
+client=$(compose ps -a -q client)
+[[ -n $client ]] || fail "no client container"
+status=$(timeout 120 docker wait "$client") || fail "client did not finish within 120s"
+docker logs "$client" >"$work/client.log" 2>&1
+cat "$work/client.log"
+((status == 0)) || fail "client service exited $status"
+for id in "${ids[@]}"; do
+  grep -q "$id" "$work/client.log" || fail "client table does not show replica $id"
+done
+pass "compose client (spread --target dns:///routeguide:50051 --calls 300) exited 0, table shows all $REPLICAS replicas"
+
+timeout 120 "${compose_cmd[@]}" run --rm -T client dist/client/cli.js spread \
+  --target dns:///routeguide:50051 --calls 300 --json >"$work/spread.json" 2>"$work/spread.err" || {
+  cat "$work/spread.err" "$work/spread.json"
+  fail "client spread --json"
+}
+node scripts/e2e-docker-helpers.js spread "$work/spread.json" "${ids[@]}" ||
+  fail "spread did not reach every replica"
+pass "spread --json: 300 calls, 0 failed, every replica (${ids[*]}) served calls"
+
+# --- metrics ---------------------------------------------------------------------------------
+# The image has no curl or shell: fetch /metrics with the image's own Node, inside each replica.
+scrape="fetch('http://127.0.0.1:$METRICS_PORT/metrics').then(async (r) => {
+  const body = await r.text();
+  if (r.status !== 200 || !body.includes('# TYPE')) throw new Error('HTTP ' + r.status);
+  process.stdout.write(body.split('\n').filter((l) => l.startsWith('# TYPE')).length + ' metric families');
+}).catch((e) => { process.stderr.write(String(e)); process.exit(1); })"
+for c in "${replicas[@]}"; do
+  families=$(timeout 30 docker exec "$c" "$NODE" -e "$scrape") || fail "scrape /metrics in $c"
+  log "$(docker inspect -f '{{.Config.Hostname}}' "$c"): $families"
+done
+pass "each replica serves /metrics on :$METRICS_PORT"
+
+deadline=$(($(date +%s) + 90))
+until node scripts/e2e-docker-helpers.js targets http://127.0.0.1:9090 "$REPLICAS" >"$work/targets.txt" 2>&1; do
+  if (($(date +%s) > deadline)); then
+    cat "$work/targets.txt"
+    fail "Prometheus does not scrape $REPLICAS routeguide targets"
+  fi
+  sleep 3
+done
+cat "$work/targets.txt"
+pass "Prometheus (127.0.0.1:9090) finds all $REPLICAS replicas by DNS and scrapes them (health up)"
+
+# --- runtime hardening -----------------------------------------------------------------------
+c=${replicas[0]}
+ids_in=$(docker exec "$c" "$NODE" -e 'process.stdout.write(process.getuid() + ":" + process.getgid())')
+[[ $ids_in == 65532:65532 ]] || fail "server runs as $ids_in, want 65532:65532"
+if docker exec "$c" sh -c true >/dev/null 2>&1 || docker exec "$c" /bin/sh -c true >/dev/null 2>&1; then
+  fail "the runtime container has a shell"
+fi
+shells=$(docker exec "$c" "$NODE" -e '
+  const fs = require("fs");
+  const found = ["/bin/sh", "/bin/bash", "/bin/dash", "/usr/bin/sh", "/usr/bin/bash", "/bin/busybox"]
+    .filter((p) => fs.existsSync(p));
+  process.stdout.write(found.join(" "));')
+[[ -z $shells ]] || fail "shells present in the image: $shells"
+rofs=$(docker exec "$c" "$NODE" -e '
+  try { require("fs").writeFileSync("/app/probe", "x"); process.stdout.write("writable"); }
+  catch (e) { process.stdout.write(e.code); }')
+[[ $rofs == EROFS ]] || fail "root filesystem is not read-only ($rofs)"
+cap=$(docker exec "$c" "$NODE" -e '
+  const line = require("fs").readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith("CapEff"));
+  process.stdout.write(line.split(/\s+/)[1]);')
+[[ $cap == 0000000000000000 ]] || fail "effective capabilities $cap, want none"
+pass "runtime container: uid:gid $ids_in, no shell, read-only root filesystem, no capabilities"
+
+# --- graceful stop ---------------------------------------------------------------------------
+log "stopping the replicas (stop_grace_period ${GRACE_S}s)"
+stop_start=$(date +%s%N)
+timeout $((GRACE_S + 60)) "${compose_cmd[@]}" stop routeguide >/dev/null 2>&1 || fail "compose stop"
+stop_ms=$((($(date +%s%N) - stop_start) / 1000000))
+((stop_ms < GRACE_S * 1000)) || fail "stop took ${stop_ms} ms, not within the ${GRACE_S}s grace period"
+for c in "${replicas[@]}"; do
+  state=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}' "$c")
+  [[ $state == 'exited 0 false' ]] || fail "replica $c after stop: $state (want exited 0)"
+done
+pass "compose stop finished in ${stop_ms} ms (< ${GRACE_S}s grace); every replica exited 0 on SIGTERM"
+
+log "summary: image $IMAGE ${size_mb} MB, built in ${build_s}s; stop ${stop_ms} ms"
+log "${#passed[@]} checks passed"
