@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 
 /** What a raw gRPC exchange ended with. */
 export interface RawOutcome {
@@ -85,4 +86,27 @@ export function connect(address: string): Promise<http2.ClientHttp2Session> {
     session.once('connect', () => resolve(session));
     session.once('error', reject);
   });
+}
+
+/**
+ * Like `connect`, but also returns the TCP socket under the session, so a test can destroy it
+ * abruptly (a client that vanishes without closing its streams).
+ */
+export async function connectWithSocket(
+  address: string,
+): Promise<{ session: http2.ClientHttp2Session; socket: net.Socket }> {
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(':')),
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+  ];
+  const socket = net.connect({ host, port });
+  const session = http2.connect(`http://${address}`, { createConnection: () => socket });
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+  });
+  session.on('error', () => {
+    /* expected when the socket is destroyed */
+  });
+  return { session, socket };
 }
