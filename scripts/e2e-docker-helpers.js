@@ -58,7 +58,8 @@ async function targets(url, count) {
   const ours = body.data.activeTargets.filter((t) => t.labels.job === 'routeguide');
   for (const t of ours) process.stdout.write(`${t.scrapeUrl} ${t.health} ${t.lastError}\n`);
   const up = ours.filter((t) => t.health === 'up').length;
-  if (ours.length !== count || up !== count) fail(`targets: ${up} of ${ours.length} up, want ${count}`);
+  if (ours.length !== count || up !== count)
+    fail(`targets: ${up} of ${ours.length} up, want ${count}`);
 }
 
 const [command, ...args] = process.argv.slice(2);

@@ -16,7 +16,8 @@ interface ProbeResult {
 
 /** Runs `node dist/healthcheck.js [service]` as the container's HEALTHCHECK does. */
 function runProbe(env: Record<string, string>, args: string[] = []): Promise<ProbeResult> {
-  if (!existsSync(HEALTHCHECK_JS)) throw new Error(`${HEALTHCHECK_JS} is missing: run npm run build`);
+  if (!existsSync(HEALTHCHECK_JS))
+    throw new Error(`${HEALTHCHECK_JS} is missing: run npm run build`);
   return new Promise((resolve) => {
     execFile(
       process.execPath,

@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import {
+  ROOT,
+  dockerfileFacts,
+  documentedVariables,
+  imageName,
+  parseYamlFile,
+  readRepoFile,
+} from '../helpers/deploy';
+
+interface ComposeService {
+  image?: string;
+  build?: string | { context: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  expose?: string[];
+  healthcheck?: { test: string[] };
+  stop_grace_period?: string;
+  read_only?: boolean;
+  cap_drop?: string[];
+  security_opt?: string[];
+  deploy?: { replicas?: number };
+  depends_on?: Record<string, { condition: string }> | string[];
+  volumes?: string[];
+}
+
+const compose = parseYamlFile<{ services: Record<string, ComposeService> }>('docker-compose.yml');
+const server = compose.services['routeguide']!;
+const client = compose.services['client']!;
+const prometheus = compose.services['prometheus']!;
+
+interface PrometheusConfig {
+  scrape_configs: {
+    job_name: string;
+    metrics_path?: string;
+    dns_sd_configs?: { names: string[]; type: string; port: number }[];
+  }[];
+}
+
+/** Seconds of a compose duration such as `15s` or `1m30s`. */
+function seconds(duration: string): number {
+  let total = 0;
+  for (const [, value, unit] of duration.matchAll(/(\d+)(h|m|s)/g)) {
+    total += Number(value) * { h: 3600, m: 60, s: 1 }[unit as 'h' | 'm' | 's'];
+  }
+  return total;
+}
+
+describe('docker-compose.yml', () => {
+  it('builds the Dockerfile into the image every service runs', () => {
+    expect(server.build).toBe('.');
+    expect(server.image).toBe(imageName());
+    expect(client.image).toBe(imageName());
+    expect(dockerfileFacts().stages).toEqual([
+      'node:20-bookworm-slim',
+      'gcr.io/distroless/nodejs20-debian12:nonroot',
+    ]);
+  });
+
+  it('runs three replicas, each published on its own port on 127.0.0.1 only', () => {
+    expect(server.deploy?.replicas).toBe(3);
+    expect(server.ports).toEqual(['127.0.0.1:50051-50053:50051']);
+    for (const service of Object.values(compose.services)) {
+      for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
+    }
+    expect(prometheus.ports).toEqual(['127.0.0.1:9090:9090']);
+  });
+
+  it('configures the server with valid, documented variables that match the image', () => {
+    const env = server.environment!;
+    const documented = documentedVariables();
+    for (const name of Object.keys(env)) expect(documented).toContain(name);
+    const config = loadConfig({ ...env, ...dockerfileFacts().env });
+    expect(dockerfileFacts().exposed).toEqual([config.port, config.metrics.port]);
+    expect(server.expose).toEqual([String(config.metrics.port)]);
+  });
+
+  it('stops within stop_grace_period: the server drains and exits before SIGKILL', () => {
+    const config = loadConfig(server.environment!);
+    const graceS = seconds(server.stop_grace_period!);
+    expect(graceS * 1000).toBeGreaterThan(config.shutdown.delayMs + config.shutdown.graceMs);
+  });
+
+  it('health-checks with the shell-free probe shipped in the image', () => {
+    const probe = server.healthcheck!.test;
+    expect(probe).toEqual(['CMD', ...dockerfileFacts().healthcheck]);
+    expect(probe[1]).toBe(dockerfileFacts().entrypoint[0]);
+    expect(existsSync(path.join(ROOT, probe[2]!))).toBe(true);
+  });
+
+  it('hardens every service: read-only root, no capabilities, no new privileges', () => {
+    for (const service of Object.values(compose.services)) {
+      expect(service.read_only).toBe(true);
+      expect(service.cap_drop).toEqual(['ALL']);
+      expect(service.security_opt).toContain('no-new-privileges:true');
+    }
+  });
+
+  it('the client spreads calls over every replica once they are healthy', () => {
+    expect(client.command).toEqual([
+      'dist/client/cli.js',
+      'spread',
+      '--target',
+      'dns:///routeguide:50051',
+      '--calls',
+      '300',
+    ]);
+    expect(existsSync(path.join(ROOT, client.command![0]!))).toBe(true);
+    expect(client.depends_on).toEqual({ routeguide: { condition: 'service_healthy' } });
+  });
+
+  it('Prometheus finds every replica through the compose DNS name and scrapes its metrics port', () => {
+    expect(prometheus.image).toBe('prom/prometheus');
+    expect(prometheus.volumes).toContain(
+      './deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+    );
+    const config = parseYamlFile<PrometheusConfig>('deploy/prometheus.yml');
+    const job = config.scrape_configs.find((c) => c.job_name === 'routeguide')!;
+    expect(job.metrics_path ?? '/metrics').toBe('/metrics');
+    expect(job.dns_sd_configs).toEqual([
+      expect.objectContaining({
+        names: ['routeguide'],
+        type: 'A',
+        port: loadConfig(server.environment!).metrics.port,
+      }),
+    ]);
+  });
+
+  it('deploy/prometheus.yml passes promtool check config', () => {
+    const out = execFileSync('promtool', ['check', 'config', 'deploy/prometheus.yml'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(out).toMatch(/SUCCESS/);
+  });
+
+  it('the image build context is an allow-list of what the build reads', () => {
+    const ignore = readRepoFile('.dockerignore')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    expect(ignore[0]).toBe('*');
+    expect(ignore.slice(1).sort()).toEqual(
+      [
+        '!data/',
+        '!package-lock.json',
+        '!package.json',
+        '!protos/',
+        '!src/',
+        '!tsconfig.build.json',
+        '!tsconfig.json',
+      ].sort(),
+    );
+  });
+});
