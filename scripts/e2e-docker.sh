@@ -122,16 +122,32 @@ pass "$REPLICAS replicas healthy (docker HEALTHCHECK: node dist/healthcheck.js)"
 ids=()
 for c in "${replicas[@]}"; do ids+=("$(docker inspect -f '{{.Config.Hostname}}' "$c")"); done
 
-# --- from the host: published ports, health, reflection (what README's grpcurl commands do) --
+# --- from the host: published ports (what README's grpcurl commands do) ---------------------
+# Which replica publishes which host port.
+declare -A replica_of_port
+for c in "${replicas[@]}"; do
+  host_port=$(docker port "$c" 50051/tcp | head -n1)
+  replica_of_port[${host_port##*:}]=$(docker inspect -f '{{.Config.Hostname}}' "$c")
+done
 for port in "${HOST_PORTS[@]}"; do
+  [[ -n ${replica_of_port[$port]:-} ]] || fail "no replica publishes 127.0.0.1:$port"
   env -i PATH="$PATH" PORT="$port" node dist/healthcheck.js >/dev/null ||
-    fail "health check through published port 127.0.0.1:$port"
+    fail "health Check through published port 127.0.0.1:$port"
   services=$(node scripts/e2e-docker-helpers.js list "127.0.0.1:$port") ||
     fail "reflection list on 127.0.0.1:$port"
   grep -qx routeguide.RouteGuide <<<"$services" ||
     fail "reflection on 127.0.0.1:$port does not list routeguide.RouteGuide: $services"
+  answer=$(timeout 30 node dist/client/cli.js get 407838351 -746143763 --target "127.0.0.1:$port" --json) ||
+    fail "GetFeature through 127.0.0.1:$port"
+  node -e '
+    const [answer, replica] = process.argv.slice(1);
+    const { feature, replica: from } = JSON.parse(answer);
+    if (feature.name !== "Patriots Path, Mendham, NJ 07945, USA" || from !== replica) {
+      process.stderr.write(`unexpected answer ${answer}, want replica ${replica}\n`);
+      process.exit(1);
+    }' "$answer" "${replica_of_port[$port]}" || fail "GetFeature through 127.0.0.1:$port"
 done
-pass "ports ${HOST_PORTS[*]} on 127.0.0.1 answer health Check and list services by reflection"
+pass "ports ${HOST_PORTS[*]} on 127.0.0.1 each reach their own replica: health Check, reflection list, GetFeature"
 
 # --- the compose client service --------------------------------------------------------------
 client=$(compose ps -a -q client)
