@@ -53,6 +53,7 @@ function seconds(duration: string): number {
 describe('docker-compose.yml', () => {
   it('builds the Dockerfile into the image every service runs', () => {
     expect(server.build).toBe('.');
+    expect(client.build).toBe('.');
     expect(server.image).toBe(imageName());
     expect(client.image).toBe(imageName());
     expect(dockerfileFacts().stages).toEqual([
