@@ -1,3 +1,4 @@
+import type * as GrpcJsXds from '@grpc/grpc-js-xds';
 import { TargetError } from './targets';
 
 /** Environment variables grpc-js-xds reads its bootstrap from (the first set wins). */
@@ -18,6 +19,6 @@ export function registerXds(): void {
     );
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const xds = require('@grpc/grpc-js-xds') as typeof import('@grpc/grpc-js-xds');
+  const xds = require('@grpc/grpc-js-xds') as typeof GrpcJsXds;
   xds.register();
 }
