@@ -70,9 +70,11 @@ describe('RouteGuideClient', () => {
   it('reports the replica of a failed call too', async () => {
     const server = track(await startTestServer({ env: { REPLICA_ID: 'two' } }));
     const client = track(createRouteGuideClient({ target: server.address }));
-    await expect(client.getFeature({ latitude: 900000001, longitude: 0 })).rejects.toMatchObject({
-      code: grpc.status.INVALID_ARGUMENT,
-    });
+    const error = (await client
+      .getFeature({ latitude: 900000001, longitude: 0 })
+      .catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.metadata.get('x-routeguide-replica')).toEqual(['two']);
   });
 
   it('sends the bearer token and applies its default deadline', async () => {
