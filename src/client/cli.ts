@@ -250,7 +250,7 @@ export function buildProgram(io: Io): Command {
         print(o, { service: opts.service, status: value, replica: replica ?? null }, () =>
           io.out(`${value} [replica ${replica ?? '?'}]`),
         );
-        if (value !== 'SERVING') throw new ExitError(`health: ${value}`, EXIT_FAILURE);
+        if (value !== 'SERVING') throw new ExitError(`${value}`, EXIT_FAILURE);
       });
     });
 
@@ -301,7 +301,7 @@ export function buildProgram(io: Io): Command {
           if (result.failed > 0) {
             const [first] = Object.keys(result.errors);
             throw new ExitError(
-              `spread: ${result.failed} of ${result.calls} calls failed (${first})`,
+              `${result.failed} of ${result.calls} calls failed (${first})`,
               EXIT_FAILURE,
             );
           }

@@ -1,3 +1,4 @@
+import { status as Status } from '@grpc/grpc-js';
 import type { Point } from '../generated/routeguide/Point';
 import type { RouteGuideClient } from './client';
 
@@ -24,14 +25,17 @@ export interface SpreadResult {
   readonly failed: number;
   /** Successful calls per replica, sorted by replica name. */
   readonly replicas: Record<string, number>;
-  /** Failed calls per error message (`CODE: details`). */
+  /** Failed calls per error message (`CODE_NAME: details`). */
   readonly errors: Record<string, number>;
   readonly elapsedMs: number;
 }
 
 function errorKey(error: unknown): string {
   const e = error as { code?: number; details?: string; message?: string };
-  return e.details !== undefined ? `${e.code ?? '?'}: ${e.details}` : String(e.message ?? error);
+  if (typeof e.code === 'number' && e.details !== undefined) {
+    return `${Status[e.code] ?? e.code}: ${e.details}`;
+  }
+  return String(e.message ?? error);
 }
 
 function sorted(counts: Map<string, number>): Record<string, number> {
