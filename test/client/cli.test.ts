@@ -1,46 +1,13 @@
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { HealthImplementation } from 'grpc-health-check';
 import { createLogger } from '../../src/observability/logging';
 import { loadFeatureDatabase } from '../../src/routeguide/features';
 import { RouteGuideApp } from '../../src/server';
+import { cli } from '../helpers/cli';
 import { canonicalFeatures, featuresInBox } from '../helpers/canonical';
 import { closeAll, ipv4Target, startReplicas } from '../helpers/replicas';
 import { testConfig, type TestServer } from '../helpers/server';
 
 jest.setTimeout(60_000);
-
-const CLI_JS = path.resolve(__dirname, '..', '..', 'dist', 'client', 'cli.js');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI as a user would, with a clean environment; bounded in time. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: run npm run build`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_JS, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`routeguide ${args.join(' ')} did not finish in 30 s`));
-    }, 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 function lines(text: string): string[] {
   return text.split('\n').filter((line) => line !== '');
