@@ -17,3 +17,9 @@ export async function settledHeapBytes(): Promise<number> {
 }
 
 export const MiB = 1024 * 1024;
+
+/** Heap bytes still reachable right now (one synchronous full collection). */
+export function liveHeapBytes(): number {
+  collect();
+  return process.memoryUsage().heapUsed;
+}

@@ -8,11 +8,6 @@ import { startTestServer, type TestServer } from '../helpers/server';
 
 // A database big enough that a whole-database ListFeatures cannot fit in socket buffers.
 const FEATURES = 200_000;
-const WHOLE = Buffer.from('0a0c0880dcefbe0110809ffdd2fd01120c0880c8afc80110c0fbc9d4fd01', 'hex');
-const BOX = {
-  lo: { latitude: 0, longitude: 0 },
-  hi: { latitude: FEATURES, longitude: 0 },
-};
 const BERKSHIRE = { latitude: 409146138, longitude: -746188906 };
 
 function bigDatabase(): { db: FeatureDatabase; written: () => number } {
