@@ -41,6 +41,7 @@ compose() { "${compose_cmd[@]}" "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/routeguide-e2e.XXXXXX")
 watchdog=
+engine=   # set once the docker engine answered: only then is there anything to show or tear down
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -48,13 +49,15 @@ cleanup() {
     pkill -P "$watchdog" 2>/dev/null || true # its sleep
     kill "$watchdog" 2>/dev/null || true
   fi
-  if ((status != 0)); then
-    log "failed (exit $status); state before teardown:"
-    timeout 30 "${compose_cmd[@]}" ps || true
-    timeout 30 "${compose_cmd[@]}" logs --no-color --tail 40 || true
+  if [[ -n $engine ]]; then
+    if ((status != 0)); then
+      log "failed (exit $status); state before teardown:"
+      timeout 30 "${compose_cmd[@]}" ps || true
+      timeout 30 "${compose_cmd[@]}" logs --no-color --tail 40 || true
+    fi
+    log "tearing down project $PROJECT"
+    timeout 120 "${compose_cmd[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
   fi
-  log "tearing down project $PROJECT"
-  timeout 120 "${compose_cmd[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
   rm -rf "$work"
   exit "$status"
 }
@@ -67,6 +70,7 @@ watchdog=$!
 
 # --- preflight -------------------------------------------------------------------------------
 timeout 30 docker info >/dev/null 2>&1 || fail "no docker engine answers (is dockerd running?)"
+engine=yes
 log "compose: ${compose_cmd[*]}"
 timeout 60 "${compose_cmd[@]}" config -q || fail "docker-compose.yml does not validate"
 pass "docker-compose.yml validates ($(compose version --short 2>/dev/null || echo '?'))"
