@@ -43,21 +43,8 @@ async function main(): Promise<void> {
 
   const app = new RouteGuideApp({ config, logger, features });
   const port = await app.listen();
-  logger.info(
-    {
-      host: config.host,
-      port,
-      metricsPort: app.metricsPort,
-      tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
-      auth: config.authToken !== undefined,
-      reflection: config.reflection,
-      features: features.size,
-      loadMs,
-      replica: config.replicaId,
-    },
-    'routeguide serving',
-  );
 
+  // Handlers go in before the "serving" line: whoever waits for that line may signal at once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -81,6 +68,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  logger.info(
+    {
+      host: config.host,
+      port,
+      metricsPort: app.metricsPort,
+      tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
+      auth: config.authToken !== undefined,
+      reflection: config.reflection,
+      features: features.size,
+      loadMs,
+      replica: config.replicaId,
+    },
+    'routeguide serving',
+  );
 }
 
 main().catch((error: unknown) => {
