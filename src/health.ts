@@ -9,6 +9,7 @@ import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 export class ServerHealth {
   private readonly implementation: HealthImplementation;
   private current: ServingStatus = 'NOT_SERVING';
+  private readonly watches = new Set<grpc.ServerWritableStream<unknown, unknown>>();
 
   constructor(private readonly services: readonly string[]) {
     this.implementation = new HealthImplementation(
@@ -29,7 +30,33 @@ export class ServerHealth {
     for (const name of this.services) this.implementation.setStatus(name, next);
   }
 
+  /**
+   * Ends every open Watch stream with OK. Called when draining starts, after the watchers have
+   * seen NOT_SERVING: a Watch never ends by itself, so it would otherwise hold shutdown for the
+   * whole grace period.
+   */
+  endWatches(): void {
+    for (const call of this.watches) call.end();
+    this.watches.clear();
+  }
+
   addToServer(server: grpc.Server): void {
-    this.implementation.addToServer(server);
+    // Registered through a shim so we can keep track of Watch calls (the library keeps them
+    // private).
+    this.implementation.addToServer({
+      addService: (service, implementation) => {
+        const watch = implementation['watch'] as grpc.handleServerStreamingCall<unknown, unknown>;
+        server.addService(service as grpc.ServiceDefinition, {
+          ...(implementation as grpc.UntypedServiceImplementation),
+          watch: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+            this.watches.add(call);
+            const forget = (): void => void this.watches.delete(call);
+            call.once('cancelled', forget);
+            call.once('finish', forget);
+            watch(call);
+          },
+        });
+      },
+    });
   }
 }

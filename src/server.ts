@@ -150,6 +150,7 @@ export class RouteGuideApp {
     const { config, logger } = this.options;
     this.health.setServing(false);
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
+    this.health.endWatches();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');

@@ -57,15 +57,17 @@ describe('grpc.health.v1.Health', () => {
     });
   });
 
-  it('Watch sees SERVING, then NOT_SERVING first thing on shutdown, while calls still work during the delay', async () => {
+  it('Watch sees SERVING, then NOT_SERVING first thing on shutdown, while calls still work during the delay; then the watch ends', async () => {
     server = await startTestServer({ env: { SHUTDOWN_DELAY_MS: '1500' } });
     health = healthClient(server.address);
     const seen: Record<string, string[]> = { '': [], 'routeguide.RouteGuide': [] };
-    const watches = SERVICES.map((name) => {
+    const ended = SERVICES.map((name) => {
       const call = health!.watch({ service: name });
       call.on('data', ({ status }: { status: string }) => seen[name]!.push(status));
-      call.on('error', () => undefined); // cancelled when the server finally stops
-      return call;
+      return new Promise<void>((resolve, reject) => {
+        call.on('end', resolve);
+        call.on('error', reject);
+      });
     });
     const unknown: string[] = [];
     const unknownWatch = health.watch({ service: 'other' });
@@ -75,7 +77,8 @@ describe('grpc.health.v1.Health', () => {
     await eventually(() => SERVICES.every((name) => seen[name]!.length === 1), 10_000, 'SERVING');
     expect(seen).toEqual({ '': ['SERVING'], 'routeguide.RouteGuide': ['SERVING'] });
 
-    const stopped = server.app.shutdown(1000);
+    // A long grace period: open watches must not hold shutdown up.
+    const stopped = server.app.shutdown(60_000);
     await eventually(
       () => SERVICES.every((name) => seen[name]!.length === 2),
       10_000,
@@ -90,7 +93,9 @@ describe('grpc.health.v1.Health', () => {
     const feature = await getFeature(server.client, { latitude: 409146138, longitude: -746188906 });
     expect(feature.name).not.toBe('');
     await stopped;
-    for (const call of [...watches, unknownWatch]) call.cancel();
+    // Draining ended every watch with OK once the delay was over.
+    await Promise.all(ended);
+    expect(seen['']).toEqual(['SERVING', 'NOT_SERVING']);
     expect(unknown).toEqual(['SERVICE_UNKNOWN']);
   });
 });

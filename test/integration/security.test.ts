@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { createLogger } from '../../src/observability/logging';
@@ -6,7 +5,7 @@ import { loadRouteGuideProto } from '../../src/proto';
 import { loadFeatureDatabase } from '../../src/routeguide/features';
 import { RouteGuideApp } from '../../src/server';
 import { getFeature, listFeatures } from '../helpers/calls';
-import { makeTestPki, type TestPki } from '../helpers/certs';
+import { createTestPki, type TestPki } from '../helpers/certificates';
 import { check, healthClient } from '../helpers/ops';
 import { ReflectionClient } from '../helpers/reflection-client';
 import { startTestServer, testConfig, type TestServer } from '../helpers/server';
@@ -15,10 +14,16 @@ const POINT = { latitude: 409146138, longitude: -746188906 };
 const NAME = 'Berkshire Valley Management Area Trail, Jefferson, NJ, USA';
 
 let pki: TestPki;
+/** An unrelated CA and its client certificate. */
+let stranger: TestPki;
 beforeAll(() => {
-  pki = makeTestPki();
+  pki = createTestPki();
+  stranger = createTestPki();
 });
-afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
+afterAll(() => {
+  pki.remove();
+  stranger.remove();
+});
 
 describe('TLS, mutual TLS and bearer tokens', () => {
   let server: TestServer | undefined;
@@ -32,8 +37,7 @@ describe('TLS, mutual TLS and bearer tokens', () => {
 
   function client(credentials: grpc.ChannelCredentials): RouteGuideClient {
     const { proto } = loadRouteGuideProto();
-    // The certificate names 127.0.0.1 and localhost; sending "localhost" as SNI avoids Node's
-    // warning about IP addresses in ServerName.
+    // The server certificate is for "localhost"; we dial 127.0.0.1.
     const c = new proto.routeguide.RouteGuide(server!.address, credentials, {
       'grpc.ssl_target_name_override': 'localhost',
     });
@@ -50,11 +54,11 @@ describe('TLS, mutual TLS and bearer tokens', () => {
     );
   }
 
-  const trustingClient = () => grpc.credentials.createSsl(pki.read(pki.caCert));
+  const trustingClient = () => grpc.credentials.createSsl(pki.read('ca'));
 
   it('TLS_CERT_FILE + TLS_KEY_FILE: a TLS client succeeds, a plaintext client fails', async () => {
     server = await startTestServer({
-      env: { TLS_CERT_FILE: pki.serverCert, TLS_KEY_FILE: pki.serverKey },
+      env: { TLS_CERT_FILE: pki.files.serverCert, TLS_KEY_FILE: pki.files.serverKey },
     });
     const feature = await getFeature(client(trustingClient()), POINT);
     expect(feature.name).toBe(NAME);
@@ -63,33 +67,33 @@ describe('TLS, mutual TLS and bearer tokens', () => {
     );
     // A client that does not trust the CA refuses the server.
     await expect(
-      getFeatureWithin(client(grpc.credentials.createSsl(pki.read(pki.strangerCert)))),
+      getFeatureWithin(client(grpc.credentials.createSsl(stranger.read('ca')))),
     ).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
   });
 
   it('TLS_CLIENT_CA_FILE: only clients with a certificate from that CA get in', async () => {
     server = await startTestServer({
       env: {
-        TLS_CERT_FILE: pki.serverCert,
-        TLS_KEY_FILE: pki.serverKey,
-        TLS_CLIENT_CA_FILE: pki.caCert,
+        TLS_CERT_FILE: pki.files.serverCert,
+        TLS_KEY_FILE: pki.files.serverKey,
+        TLS_CLIENT_CA_FILE: pki.files.ca,
       },
     });
     const withCert = grpc.credentials.createSsl(
-      pki.read(pki.caCert),
-      pki.read(pki.clientKey),
-      pki.read(pki.clientCert),
+      pki.read('ca'),
+      pki.read('clientKey'),
+      pki.read('clientCert'),
     );
     expect((await getFeature(client(withCert), POINT)).name).toBe(NAME);
     await expect(getFeatureWithin(client(trustingClient()))).rejects.toMatchObject({
       code: grpc.status.UNAVAILABLE,
     });
-    const stranger = grpc.credentials.createSsl(
-      pki.read(pki.caCert),
-      pki.read(pki.strangerKey),
-      pki.read(pki.strangerCert),
+    const otherCa = grpc.credentials.createSsl(
+      pki.read('ca'),
+      stranger.read('clientKey'),
+      stranger.read('clientCert'),
     );
-    await expect(getFeatureWithin(client(stranger))).rejects.toMatchObject({
+    await expect(getFeatureWithin(client(otherCa))).rejects.toMatchObject({
       code: grpc.status.UNAVAILABLE,
     });
   });
@@ -137,7 +141,11 @@ describe('TLS, mutual TLS and bearer tokens', () => {
 
   it('token over TLS with call credentials, as a production client does', async () => {
     server = await startTestServer({
-      env: { TLS_CERT_FILE: pki.serverCert, TLS_KEY_FILE: pki.serverKey, AUTH_TOKEN: 'tok' },
+      env: {
+        TLS_CERT_FILE: pki.files.serverCert,
+        TLS_KEY_FILE: pki.files.serverKey,
+        AUTH_TOKEN: 'tok',
+      },
     });
     const credentials = grpc.credentials.combineChannelCredentials(
       trustingClient(),
@@ -157,7 +165,7 @@ describe('TLS, mutual TLS and bearer tokens', () => {
   it('refuses to start when a TLS file cannot be read, naming it', async () => {
     const config = testConfig({
       TLS_CERT_FILE: '/nonexistent/cert.pem',
-      TLS_KEY_FILE: pki.serverKey,
+      TLS_KEY_FILE: pki.files.serverKey,
     });
     const app = new RouteGuideApp({
       config,
