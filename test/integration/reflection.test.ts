@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
-import * as descriptor from 'protobufjs/ext/descriptor';
+import type * as descriptor from 'protobufjs/ext/descriptor';
 import { ReflectionClient } from '../helpers/reflection-client';
 import { startTestServer, type TestServer } from '../helpers/server';
 
