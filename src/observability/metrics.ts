@@ -59,6 +59,17 @@ export interface GrpcServerMetricsOptions {
 
 type Labels = 'grpc_type' | 'grpc_service' | 'grpc_method';
 
+/** One method's label children, resolved once so a call does no label hashing. */
+interface MethodMetrics {
+  readonly started: Counter.Internal;
+  readonly received: Counter.Internal;
+  readonly sent: Counter.Internal;
+  readonly handling: Histogram.Internal<Labels>;
+  /** By numeric status code. */
+  readonly handled: Map<number, Counter.Internal>;
+  readonly labels: Record<Labels, string>;
+}
+
 /**
  * The standard gRPC server metrics of go-grpc-prometheus, recorded once for every method of
  * every service by a grpc-js server interceptor, in a registry this object owns (so any number
@@ -71,6 +82,8 @@ export class GrpcServerMetrics {
   private readonly received: Counter<Labels>;
   private readonly sent: Counter<Labels>;
   private readonly handling: Histogram<Labels>;
+  /** By method path; bounded by the registered methods (unknown ones never reach interceptors). */
+  private readonly methods = new Map<string, MethodMetrics>();
 
   constructor(options: GrpcServerMetricsOptions = {}) {
     const registers = [this.registry];
@@ -122,6 +135,37 @@ export class GrpcServerMetrics {
     });
   }
 
+  private forMethod(path: string, requestStream: boolean, responseStream: boolean) {
+    let metrics = this.methods.get(path);
+    if (metrics === undefined) {
+      const { service, method } = splitMethodPath(path);
+      const labels = {
+        grpc_type: grpcType(requestStream, responseStream),
+        grpc_service: service,
+        grpc_method: method,
+      };
+      metrics = {
+        started: this.started.labels(labels),
+        received: this.received.labels(labels),
+        sent: this.sent.labels(labels),
+        handling: this.handling.labels(labels),
+        handled: new Map(),
+        labels,
+      };
+      this.methods.set(path, metrics);
+    }
+    return metrics;
+  }
+
+  private handledCounter(metrics: MethodMetrics, code: number): Counter.Internal {
+    let counter = metrics.handled.get(code);
+    if (counter === undefined) {
+      counter = this.handled.labels({ ...metrics.labels, grpc_code: goCodeName(code) });
+      metrics.handled.set(code, counter);
+    }
+    return counter;
+  }
+
   /**
    * The interceptor. Put it first in the server's `interceptors` so that it sits next to the
    * transport and sees the status every other interceptor or handler sends.
@@ -132,28 +176,27 @@ export class GrpcServerMetrics {
    */
   interceptor(): ServerInterceptor {
     return (methodDescriptor, call) => {
-      const { service, method } = splitMethodPath(methodDescriptor.path);
-      const labels = {
-        grpc_type: grpcType(methodDescriptor.requestStream, methodDescriptor.responseStream),
-        grpc_service: service,
-        grpc_method: method,
-      };
-      let stopTimer: (() => number) | undefined;
+      const metrics = this.forMethod(
+        methodDescriptor.path,
+        methodDescriptor.requestStream,
+        methodDescriptor.responseStream,
+      );
+      let stopTimer: (() => void) | undefined;
       let finished = false;
       const finish = (code: number): void => {
         if (finished || stopTimer === undefined) return;
         finished = true;
-        this.handled.inc({ ...labels, grpc_code: goCodeName(code) });
+        this.handledCounter(metrics, code).inc();
         stopTimer();
       };
       const listener = new ServerListenerBuilder()
         .withOnReceiveMetadata((metadata, next) => {
-          this.started.inc(labels);
-          stopTimer = this.handling.startTimer(labels);
+          metrics.started.inc();
+          stopTimer = metrics.handling.startTimer();
           next(metadata);
         })
         .withOnReceiveMessage((message, next) => {
-          this.received.inc(labels);
+          metrics.received.inc();
           next(message);
         })
         .withOnCancel(() => {
@@ -166,7 +209,7 @@ export class GrpcServerMetrics {
       const responder = new ResponderBuilder()
         .withStart((next) => next(listener))
         .withSendMessage((message, next) => {
-          this.sent.inc(labels);
+          metrics.sent.inc();
           next(message);
         })
         .withSendStatus((status, next) => {
