@@ -78,3 +78,20 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Waits (bounded) until a counter stops moving for `quietMs`, and returns its value. */
+export async function settledCount(
+  read: () => number,
+  quietMs = 300,
+  timeoutMs = 10_000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = read();
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+    const now = read();
+    if (now === last) return now;
+    if (Date.now() > deadline) throw new Error(`counter still moving after ${timeoutMs} ms`);
+    last = now;
+  }
+}

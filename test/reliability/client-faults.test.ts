@@ -1,7 +1,8 @@
 import type http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { FeatureDatabase } from '../../src/routeguide/features';
-import { getFeature } from '../helpers/calls';
+import type { FeatureDatabase } from '../../src/routeguide/features';
+import { countingDatabase, syntheticFeatures } from '../helpers/features';
+import { getFeature, settledCount } from '../helpers/calls';
 import { MiB, settledHeapBytes } from '../helpers/memory';
 import { connect, connectWithSocket, frame } from '../helpers/raw-grpc';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -11,19 +12,12 @@ const FEATURES = 200_000;
 const BERKSHIRE = { latitude: 409146138, longitude: -746188906 };
 
 function bigDatabase(): { db: FeatureDatabase; written: () => number } {
-  const db = FeatureDatabase.fromFeatures(
-    Array.from({ length: FEATURES }, (_, i) => ({
-      name: i % 3 === 0 ? '' : `feature number ${i} with a reasonably long name`,
-      location: { latitude: i, longitude: 0 },
-    })),
+  const { db, produced } = countingDatabase(
+    syntheticFeatures(FEATURES, (i) =>
+      i % 3 === 0 ? '' : `feature number ${i} with a reasonably long name`,
+    ),
   );
-  let written = 0;
-  const featureAt = db.featureAt.bind(db);
-  db.featureAt = (index: number) => {
-    written++;
-    return featureAt(index);
-  };
-  return { db, written: () => written };
+  return { db, written: produced };
 }
 
 /** Encodes a Rectangle by hand (raw clients send bytes, not objects). */
@@ -58,23 +52,6 @@ function openRaw(
   });
   if (body !== undefined) stream.end(body);
   return stream;
-}
-
-/** Waits (bounded) until a counter stops moving for `quietMs`, and returns its value. */
-async function settledCount(
-  read: () => number,
-  quietMs = 300,
-  timeoutMs = 10_000,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let last = read();
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, quietMs));
-    const now = read();
-    if (now === last) return now;
-    if (Date.now() > deadline) throw new Error(`counter still moving after ${timeoutMs} ms`);
-    last = now;
-  }
 }
 
 describe('misbehaving clients', () => {

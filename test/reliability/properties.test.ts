@@ -50,10 +50,11 @@ describe('geo properties', () => {
         const ac = haversineMetres(a.latitude, a.longitude, c.latitude, c.longitude);
         expect(Number.isFinite(ab)).toBe(true);
         expect(ab).toBeGreaterThanOrEqual(0);
-        // Floating-point slack: 1 cm, far below the metre resolution the API reports.
-        expect(ab).toBeLessThanOrEqual(Math.PI * 6_371_000 + 0.01);
+        // Floating-point slack: haversine loses precision near antipodal points (sqrt(1 - h) as h → 1),
+        // about 0.1 m on the earth's radius; half a metre is still below the API's resolution.
+        expect(ab).toBeLessThanOrEqual(Math.PI * 6_371_000 + 0.5);
         expect(Math.abs(ab - ba)).toBeLessThan(1e-6);
-        expect(ac).toBeLessThanOrEqual(ab + bc + 0.01);
+        expect(ac).toBeLessThanOrEqual(ab + bc + 0.5);
       }),
       { numRuns: 2000 },
     );

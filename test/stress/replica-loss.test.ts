@@ -1,0 +1,156 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { createRouteGuideClient, type RouteGuideClient } from '../../src/client/client';
+import { spread } from '../../src/client/spread';
+import type { Feature__Output } from '../../src/generated/routeguide/Feature';
+import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
+import { REPLICA_HEADER } from '../../src/observability/replica';
+import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
+import { warmUp } from '../helpers/replicas';
+
+const FEATURES = 100_000;
+const GRACE_MS = 15_000;
+
+/** A database large enough that a whole-database ListFeatures is still streaming when SIGTERM lands. */
+function writeBigDatabase(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'routeguide-replica-loss-'));
+  const file = path.join(dir, 'features.json');
+  const features = Array.from({ length: FEATURES }, (_, i) => ({
+    name: `feature ${i}`,
+    location: { latitude: i, longitude: 0 },
+  }));
+  writeFileSync(file, JSON.stringify(features));
+  return file;
+}
+
+interface StreamOutcome {
+  kind: 'list' | 'chat';
+  replica: string | undefined;
+  code: grpc.status;
+  received: number;
+}
+
+describe('replica loss', () => {
+  let processes: ServerProcess[] = [];
+  let client: RouteGuideClient | undefined;
+
+  afterEach(async () => {
+    client?.close();
+    client = undefined;
+    for (const p of processes) p.kill();
+    await Promise.all(processes.map((p) => p.exited));
+    processes = [];
+  });
+
+  it('loses no call to a SIGKILL, and a SIGTERM lets 50 in-flight streams finish', async () => {
+    const ids = ['rl-1', 'rl-2', 'rl-3'];
+    const featuresFile = writeBigDatabase();
+    processes = ids.map((id) =>
+      spawnServer({
+        REPLICA_ID: id,
+        FEATURES_FILE: featuresFile,
+        SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      }),
+    );
+    const ports = await Promise.all(processes.map((p) => servingPort(p, 30_000)));
+    // The library's defaults: round robin and its retry policy; only the deadline is lifted
+    // so that a loaded CI machine cannot turn slowness into failures.
+    client = createRouteGuideClient({
+      target: `ipv4:${ports.map((port) => `127.0.0.1:${port}`).join(',')}`,
+      deadlineMs: 30_000,
+    });
+    await warmUp(client, ids);
+
+    // Part 1: SIGKILL one replica in the middle of 10,000 GetFeature calls.
+    const killed = processes[0]!;
+    const result = await spread(client, {
+      calls: 10_000,
+      concurrency: 20,
+      onProgress: (done) => {
+        if (done === 3_000) killed.child.kill('SIGKILL');
+      },
+    });
+    expect((await killed.exited).signal).toBe('SIGKILL');
+    process.stdout.write(`replica loss, SIGKILL: ${JSON.stringify(result)}\n`);
+    expect(result.failed).toBe(0);
+    expect(result.succeeded).toBe(10_000);
+    expect(result.replicas['rl-1']).toBeGreaterThan(0);
+
+    // Part 2: 50 streams in flight on the two survivors, then SIGTERM one of them.
+    const stub = client.stub;
+    const outcomes: Promise<StreamOutcome>[] = [];
+    const lists: grpc.ClientReadableStream<Feature__Output>[] = [];
+    const chats: grpc.ClientDuplexStream<unknown, RouteNote__Output>[] = [];
+    const firstMessage: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const deadline = Date.now() + 60_000;
+      const kind = i % 2 === 0 ? 'list' : 'chat';
+      const call =
+        kind === 'list'
+          ? stub.ListFeatures(
+              { lo: { latitude: 0, longitude: 0 }, hi: { latitude: FEATURES, longitude: 0 } },
+              { deadline },
+            )
+          : stub.RouteChat({ deadline });
+      let replica: string | undefined;
+      let received = 0;
+      call.on('metadata', (m: grpc.Metadata) => (replica = String(m.get(REPLICA_HEADER)[0])));
+      firstMessage.push(
+        new Promise((resolve) => {
+          call.once('data', () => resolve());
+        }),
+      );
+      call.on('data', () => received++);
+      outcomes.push(
+        new Promise((resolve) => {
+          call.on('status', (status: grpc.StatusObject) =>
+            resolve({ kind, replica, code: status.code, received }),
+          );
+          call.on('error', () => undefined);
+        }),
+      );
+      if (kind === 'list') {
+        // Read one message, then hold the stream open (paused) until after the SIGTERM.
+        call.once('data', () => call.pause());
+        lists.push(call as grpc.ClientReadableStream<Feature__Output>);
+      } else {
+        const chat = call as grpc.ClientDuplexStream<unknown, RouteNote__Output>;
+        const location = { latitude: 7, longitude: i };
+        chat.write({ location, message: 'before' });
+        chat.write({ location, message: 'before again' });
+        chats.push(chat);
+      }
+    }
+    await Promise.all(firstMessage);
+
+    const terminated = processes[1]!;
+    const sigtermAt = Date.now();
+    terminated.child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The streams go on after the signal: chats send more and close, lists read to the end.
+    for (const [i, chat] of chats.entries()) {
+      chat.write({ location: { latitude: 8, longitude: i }, message: 'after SIGTERM' });
+      chat.end();
+    }
+    for (const list of lists) list.resume();
+
+    const finished = await Promise.all(outcomes);
+    const exit = await terminated.exited;
+    const exitMs = Date.now() - sigtermAt;
+    const onTerminated = finished.filter((o) => o.replica === 'rl-2');
+    process.stdout.write(
+      `replica loss, SIGTERM: ${JSON.stringify({ streams: finished.length, onTerminatedReplica: onTerminated.length, exit, exitMs, codes: [...new Set(finished.map((o) => grpc.status[o.code]))] })}\n`,
+    );
+    expect(finished.map((o) => grpc.status[o.code])).toEqual(Array(50).fill('OK'));
+    for (const o of finished) {
+      if (o.kind === 'list') expect(o.received).toBe(FEATURES);
+      else expect(o.received).toBe(1); // 'before' echoed once, for 'before again'
+    }
+    expect(onTerminated.length).toBeGreaterThan(5);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exitMs).toBeLessThan(GRACE_MS);
+    expect(terminated.logs.some((l) => String(l['msg']).includes('grace period over'))).toBe(false);
+  });
+});
