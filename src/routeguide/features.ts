@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import KDBush from 'kdbush';
+import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
 import {
   isValidLatitude,
   isValidLongitude,
@@ -91,6 +91,15 @@ export class FeatureDatabase {
       longitudes[i] = feature.location.longitude;
       names[i] = feature.name;
     });
+    return new FeatureDatabase(latitudes, longitudes, names);
+  }
+
+  /** Builds a database from parallel columns in database order. Inputs are assumed valid. */
+  static fromColumns(
+    latitudes: Int32Array,
+    longitudes: Int32Array,
+    names: readonly string[],
+  ): FeatureDatabase {
     return new FeatureDatabase(latitudes, longitudes, names);
   }
 
@@ -226,27 +235,81 @@ function parseEntry(entry: unknown, file: string, index: number): Feature {
   return { name, location: { latitude, longitude } };
 }
 
-/** Reads, validates and indexes a feature file. Any problem is a FeatureDatabaseError. */
+/** Growable columns the loader fills entry by entry, validating each as it arrives. */
+class FeatureColumns implements FeatureSink {
+  latitudes = new Int32Array(1024);
+  longitudes = new Int32Array(1024);
+  names: string[] = [];
+  count = 0;
+
+  constructor(private readonly file: string) {}
+
+  plain(name: string, latitude: number, longitude: number): void {
+    if (!isValidLatitude(latitude) || !isValidLongitude(longitude)) {
+      this.parsed({ name, location: { latitude, longitude } });
+      return;
+    }
+    this.push(name, latitude, longitude);
+  }
+
+  parsed(entry: unknown): void {
+    const { name, location } = parseEntry(entry, this.file, this.count);
+    this.push(name, location.latitude, location.longitude);
+  }
+
+  reset(): void {
+    this.names = [];
+    this.count = 0;
+  }
+
+  private push(name: string, latitude: number, longitude: number): void {
+    if (this.count === this.latitudes.length) {
+      const latitudes = new Int32Array(this.count * 2);
+      latitudes.set(this.latitudes);
+      this.latitudes = latitudes;
+      const longitudes = new Int32Array(this.count * 2);
+      longitudes.set(this.longitudes);
+      this.longitudes = longitudes;
+    }
+    this.latitudes[this.count] = latitude;
+    this.longitudes[this.count] = longitude;
+    this.names.push(name);
+    this.count++;
+  }
+}
+
+/**
+ * Reads, validates and indexes a feature file. Any problem is a FeatureDatabaseError.
+ *
+ * The file is read in one streaming pass straight into typed arrays (see feature-json.ts), so
+ * a million features load without a 100 MB string or a million parsed objects in memory.
+ */
 export function loadFeatureDatabase(file: string): FeatureDatabase {
-  let text: string;
+  const columns = new FeatureColumns(file);
+  let found: boolean;
   try {
-    text = readFileSync(file, 'utf8');
+    found = readFeatureJson(file, columns);
   } catch (cause) {
+    if (cause instanceof FeatureDatabaseError) throw cause;
+    if (cause instanceof JsonSyntaxError) {
+      throw new FeatureDatabaseError(file, undefined, `is not valid JSON (${cause.message})`, {
+        cause,
+      });
+    }
     const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
     throw new FeatureDatabaseError(file, undefined, `cannot be read (${reason})`, { cause });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
+  if (!found) {
     throw new FeatureDatabaseError(
       file,
       undefined,
-      `is not valid JSON (${(cause as Error).message})`,
-      {
-        cause,
-      },
+      'expected a JSON array of features or an object with a "feature" array',
     );
   }
-  return FeatureDatabase.fromFeatures(parseFeatures(json, file));
+  // Trim to size so the spare capacity is freed.
+  return FeatureDatabase.fromColumns(
+    columns.latitudes.slice(0, columns.count),
+    columns.longitudes.slice(0, columns.count),
+    columns.names,
+  );
 }
