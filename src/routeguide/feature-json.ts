@@ -19,8 +19,17 @@ export class JsonSyntaxError extends Error {
 
 /** Receives the entries of the feature array in order. */
 export interface FeatureSink {
-  /** An entry of the usual shape: integer coordinates, not yet range-checked. */
-  plain(name: string, latitude: number, longitude: number): void;
+  /**
+   * An entry of the usual shape: its name is the raw UTF-8 `source[nameStart, nameEnd)` (no
+   * escapes), its coordinates are integers, not yet range-checked.
+   */
+  plain(
+    source: Buffer,
+    nameStart: number,
+    nameEnd: number,
+    latitude: number,
+    longitude: number,
+  ): void;
   /** Any other entry, as JSON.parse returns it. */
   parsed(entry: unknown): void;
   /** A later `"feature"` key replaces the array read so far (JSON.parse keeps the last key). */
@@ -192,7 +201,8 @@ class ByteWindow {
     const b = this.buf;
     const end = this.end;
     let p = this.pos;
-    let name: string | undefined;
+    let nameStart = -1;
+    let nameEnd = -1;
     let latitude: number | undefined;
     let longitude: number | undefined;
 
@@ -229,7 +239,7 @@ class ByteWindow {
         if (at(p) !== COMMA) return false;
         p = ws(p + 1);
       }
-      if (name === undefined && key(p, KEY_NAME)) {
+      if (nameStart < 0 && key(p, KEY_NAME)) {
         p = ws(p + KEY_NAME.length);
         if (at(p) !== COLON) return false;
         p = ws(p + 1);
@@ -238,7 +248,8 @@ class ByteWindow {
         // Escapes and raw control characters go to JSON.parse.
         while (p < end && b[p]! !== QUOTE && b[p]! !== BACKSLASH && b[p]! >= SPACE) p++;
         if (at(p) !== QUOTE) return false;
-        name = b.toString('utf8', start, p);
+        nameStart = start;
+        nameEnd = p;
         p = ws(p + 1);
       } else if (latitude === undefined && key(p, KEY_LOCATION)) {
         p = ws(p + KEY_LOCATION.length);
@@ -266,9 +277,9 @@ class ByteWindow {
         p = ws(p + 1);
       } else return false;
     }
-    if (at(p) !== RBRACE || name === undefined) return false;
+    if (at(p) !== RBRACE || nameStart < 0) return false;
     this.pos = p + 1;
-    sink.plain(name, latitude!, longitude!);
+    sink.plain(b, nameStart, nameEnd, latitude!, longitude!);
     return true;
   }
 

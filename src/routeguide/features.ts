@@ -1,4 +1,5 @@
 import KDBush from 'kdbush';
+import { NameTable, NameTableBuilder } from './name-table';
 import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
 import {
   isValidLatitude,
@@ -47,8 +48,9 @@ function hashLocation(latitude: number, longitude: number): number {
 /**
  * The immutable, indexed feature database.
  *
- * Coordinates live in typed arrays and both indexes are flat typed arrays, so a million
- * features cost tens of megabytes rather than a million small objects:
+ * Coordinates live in typed arrays, names as UTF-8 in one buffer (NameTable), and both indexes
+ * are flat typed arrays, so a million features cost tens of megabytes outside the JS heap rather
+ * than a million small objects:
  * - exact lookups go through an open-addressing hash table (`slots` holds index + 1);
  * - box queries go through a static k-d tree (kdbush) over integer coordinates.
  * An entry's index is its position in the source file ("database order").
@@ -56,16 +58,16 @@ function hashLocation(latitude: number, longitude: number): number {
 export class FeatureDatabase {
   private readonly latitudes: Int32Array;
   private readonly longitudes: Int32Array;
-  private readonly names: readonly string[];
+  private readonly names: NameTable;
   private readonly slots: Int32Array;
   private readonly slotMask: number;
   private readonly spatial: KDBush | undefined;
 
-  private constructor(latitudes: Int32Array, longitudes: Int32Array, names: readonly string[]) {
+  private constructor(latitudes: Int32Array, longitudes: Int32Array, names: NameTable) {
     this.latitudes = latitudes;
     this.longitudes = longitudes;
     this.names = names;
-    const count = names.length;
+    const count = names.size;
 
     // Load factor ≤ 0.5 keeps probe sequences short.
     let capacity = 16;
@@ -85,33 +87,33 @@ export class FeatureDatabase {
   static fromFeatures(features: readonly Feature[]): FeatureDatabase {
     const latitudes = new Int32Array(features.length);
     const longitudes = new Int32Array(features.length);
-    const names = new Array<string>(features.length);
+    const names = new NameTableBuilder();
     features.forEach((feature, i) => {
       latitudes[i] = feature.location.latitude;
       longitudes[i] = feature.location.longitude;
-      names[i] = feature.name;
+      names.add(feature.name);
     });
-    return new FeatureDatabase(latitudes, longitudes, names);
+    return new FeatureDatabase(latitudes, longitudes, names.build());
   }
 
   /** Builds a database from parallel columns in database order. Inputs are assumed valid. */
   static fromColumns(
     latitudes: Int32Array,
     longitudes: Int32Array,
-    names: readonly string[],
+    names: NameTable,
   ): FeatureDatabase {
     return new FeatureDatabase(latitudes, longitudes, names);
   }
 
   /** Number of features, duplicates included. */
   get size(): number {
-    return this.names.length;
+    return this.names.size;
   }
 
   /** The feature at a database index. */
   featureAt(index: number): Feature {
     return {
-      name: this.names[index] ?? '',
+      name: this.names.get(index),
       location: { latitude: this.latitudes[index]!, longitude: this.longitudes[index]! },
     };
   }
@@ -239,30 +241,39 @@ function parseEntry(entry: unknown, file: string, index: number): Feature {
 class FeatureColumns implements FeatureSink {
   latitudes = new Int32Array(1024);
   longitudes = new Int32Array(1024);
-  names: string[] = [];
+  readonly names = new NameTableBuilder();
   count = 0;
 
   constructor(private readonly file: string) {}
 
-  plain(name: string, latitude: number, longitude: number): void {
+  plain(
+    source: Buffer,
+    nameStart: number,
+    nameEnd: number,
+    latitude: number,
+    longitude: number,
+  ): void {
     if (!isValidLatitude(latitude) || !isValidLongitude(longitude)) {
+      const name = source.toString('utf8', nameStart, nameEnd);
       this.parsed({ name, location: { latitude, longitude } });
       return;
     }
-    this.push(name, latitude, longitude);
+    this.names.addBytes(source, nameStart, nameEnd);
+    this.pushCoordinates(latitude, longitude);
   }
 
   parsed(entry: unknown): void {
     const { name, location } = parseEntry(entry, this.file, this.count);
-    this.push(name, location.latitude, location.longitude);
+    this.names.add(name);
+    this.pushCoordinates(location.latitude, location.longitude);
   }
 
   reset(): void {
-    this.names = [];
+    this.names.clear();
     this.count = 0;
   }
 
-  private push(name: string, latitude: number, longitude: number): void {
+  private pushCoordinates(latitude: number, longitude: number): void {
     if (this.count === this.latitudes.length) {
       const latitudes = new Int32Array(this.count * 2);
       latitudes.set(this.latitudes);
@@ -273,7 +284,6 @@ class FeatureColumns implements FeatureSink {
     }
     this.latitudes[this.count] = latitude;
     this.longitudes[this.count] = longitude;
-    this.names.push(name);
     this.count++;
   }
 }
@@ -310,6 +320,6 @@ export function loadFeatureDatabase(file: string): FeatureDatabase {
   return FeatureDatabase.fromColumns(
     columns.latitudes.slice(0, columns.count),
     columns.longitudes.slice(0, columns.count),
-    columns.names,
+    columns.names.build(),
   );
 }

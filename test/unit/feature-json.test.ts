@@ -9,6 +9,7 @@ import {
   parseFeatures,
   type Feature,
 } from '../../src/routeguide/features';
+import { NameTableBuilder } from '../../src/routeguide/name-table';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'routeguide-feature-json-'));
 let fileCounter = 0;
@@ -164,5 +165,20 @@ describe('streaming feature loader', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('NameTable', () => {
+  it('round-trips names, empty and non-ASCII ones included, in order', () => {
+    const names = ['', 'a', 'Kő utca', '😀 "quoted"', '', 'x'.repeat(100_000)];
+    const builder = new NameTableBuilder();
+    for (const name of names) builder.add(name);
+    builder.addBytes(Buffer.from('[raw bytes]'), 1, 10);
+    const table = builder.build();
+    expect(table.size).toBe(names.length + 1);
+    expect(Array.from({ length: table.size }, (_, i) => table.get(i))).toEqual([
+      ...names,
+      'raw bytes',
+    ]);
   });
 });
