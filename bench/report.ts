@@ -36,7 +36,13 @@ export interface BenchReport {
   startedAt: string;
   durationS?: number;
   machine: { cpus: number; cpuModel: string; node: string; loadAverageAtStart: number[] };
-  options: { sizes: number[]; workers: number; phaseMs: number; quick: boolean };
+  options: {
+    serverNodeOptions: string;
+    sizes: number[];
+    workers: number;
+    phaseMs: number;
+    quick: boolean;
+  };
   sizes: SizeReport[];
   /** CPU/call of the scaling-target phases with both servers up, alternating (see run.ts). */
   paired?: {
@@ -262,5 +268,8 @@ export function printReport(report: BenchReport): string {
   out.push(
     `${report.machine.cpus} CPUs (${report.machine.cpuModel}), node ${report.machine.node}, load average at start ${report.machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}; ran ${fixed(report.durationS ?? NaN, 0)} s`,
   );
+  if (report.options.serverNodeOptions !== '') {
+    out.push(`server NODE_OPTIONS: ${report.options.serverNodeOptions}`);
+  }
   return `${out.join('\n')}\n`;
 }

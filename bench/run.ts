@@ -24,6 +24,8 @@ interface Options {
   memory: boolean;
   observability: boolean;
   out: string;
+  /** NODE_OPTIONS for the server process (diagnostics, e.g. V8 heap limits); none by default. */
+  serverNodeOptions: string;
 }
 
 const log = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
@@ -46,6 +48,7 @@ function parseOptions(): Options {
     .option('--phase-ms <ms>', 'measured duration of each load phase', (v) => parseSize(v))
     .option('--no-memory', 'skip the slow-reader and RouteChat-flood scenarios')
     .option('--no-observability', 'skip the metrics/logging on-versus-off comparison')
+    .option('--server-node-options <flags>', 'NODE_OPTIONS for the server (diagnostics)', '')
     .option(
       '--out <dir>',
       'where the JSON report is written',
@@ -61,6 +64,7 @@ function parseOptions(): Options {
     memory: boolean;
     observability: boolean;
     out: string;
+    serverNodeOptions: string;
   }>();
   const sizes = (o.sizes ?? (o.quick ? '100,100k' : '100,100k,1M')).split(',').map(parseSize);
   return {
@@ -72,6 +76,7 @@ function parseOptions(): Options {
     memory: o.memory,
     observability: o.observability,
     out: o.out,
+    serverNodeOptions: o.serverNodeOptions,
   };
 }
 
@@ -200,6 +205,7 @@ async function runSize(
     logLevel: 'info',
     metrics: true,
     readyTimeoutMs: 60_000,
+    nodeOptions: options.serverNodeOptions,
   });
   try {
     const report: SizeReport = {
@@ -289,6 +295,7 @@ async function paired(
       logLevel: 'info',
       metrics: true,
       readyTimeoutMs: 60_000,
+      nodeOptions: options.serverNodeOptions,
     });
   const servers = [await start(small), await start(large)] as const;
   const rounds = options.quick ? 2 : 3;
@@ -343,6 +350,7 @@ async function observability(
         logLevel: config.logLevel,
         metrics: config.metrics,
         readyTimeoutMs: 60_000,
+        nodeOptions: options.serverNodeOptions,
       });
       try {
         await pool.connect(server.port);
@@ -375,6 +383,7 @@ async function main(): Promise<void> {
       loadAverageAtStart: loadavg(),
     },
     options: {
+      serverNodeOptions: options.serverNodeOptions,
       sizes: options.sizes,
       workers: options.workers,
       phaseMs: options.phaseMs,

@@ -24,6 +24,8 @@ export interface ServerOptions {
   metrics: boolean;
   /** Longest wait for readiness. */
   readyTimeoutMs: number;
+  /** NODE_OPTIONS for the server process; empty for none. */
+  nodeOptions: string;
 }
 
 /** The real server (`node dist/main.js`) as a child process on loopback. */
@@ -59,6 +61,7 @@ export class BenchServer {
         // The benchmark measures the server, not connection rebalancing: long streams must not
         // be cut by the max-age GOAWAY.
         MAX_CONNECTION_AGE_MS: String(3_600_000),
+        ...(options.nodeOptions === '' ? {} : { NODE_OPTIONS: options.nodeOptions }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
