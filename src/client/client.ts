@@ -1,0 +1,233 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
+import type { Feature__Output } from '../generated/routeguide/Feature';
+import type { Point } from '../generated/routeguide/Point';
+import type { Rectangle } from '../generated/routeguide/Rectangle';
+import type { RouteGuideClient as RouteGuideStub } from '../generated/routeguide/RouteGuide';
+import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
+import type { RouteSummary__Output } from '../generated/routeguide/RouteSummary';
+import { REPLICA_HEADER } from '../observability/replica';
+import { loadRouteGuideProto, PROTO_LOADER_OPTIONS } from '../proto';
+import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
+import { defaultServiceConfig, type RetryOptions } from './service-config';
+import { DEFAULT_TARGET, isXdsTarget } from './targets';
+import { registerXds } from './xds';
+
+/** How to reach RouteGuide. */
+export interface RouteGuideClientOptions {
+  /**
+   * gRPC target: `host:port`, `dns:///name:port`, `dns://DNS_IP:PORT/name:port`,
+   * `ipv4:a:p,b:p,...` or `xds:///name`. Default `localhost:50051`.
+   */
+  readonly target?: string;
+  /** TLS material; default: plaintext. */
+  readonly tls?: TlsOptions;
+  /** Sent as `authorization: Bearer <token>` on every call; default: no header. */
+  readonly token?: string;
+  /** Deadline of each call (all its retries included) in ms, unless the call says otherwise. Default 10000. */
+  readonly deadlineMs?: number;
+  /** Retry tuning for GetFeature and ListFeatures; defaults in DEFAULT_RETRY. */
+  readonly retry?: RetryOptions;
+  /**
+   * Replaces the default service config (round robin + retries) entirely. Ignored for xds:
+   * targets, whose control plane sends the config.
+   */
+  readonly serviceConfig?: Record<string, unknown>;
+  /** Extra grpc-js channel options, applied last (e.g. `grpc.dns_min_time_between_resolutions_ms`). */
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
+export const DEFAULT_DEADLINE_MS = 10_000;
+
+/** Per-call overrides. */
+export interface CallOptions {
+  /** This call's deadline in ms; default: the client's `deadlineMs`. */
+  readonly deadlineMs?: number;
+}
+
+/** A call's result with the replica that answered it (from `x-routeguide-replica`). */
+export interface Answered<T> {
+  readonly value: T;
+  /** Undefined when the server did not say (an older server, or a proxy that drops it). */
+  readonly replica: string | undefined;
+}
+
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+interface HealthStub extends grpc.Client {
+  Check(
+    request: { service: string },
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<{ status: HealthStatus }>,
+  ): grpc.ClientUnaryCall;
+}
+
+function replicaOf(metadata: grpc.Metadata | undefined): string | undefined {
+  const value = metadata?.get(REPLICA_HEADER)[0];
+  return value === undefined ? undefined : String(value);
+}
+
+/** Keeps the replica from the response headers, or from the trailers of an early error. */
+function trackReplica(call: grpc.Call | grpc.ClientUnaryCall): { replica(): string | undefined } {
+  let replica: string | undefined;
+  call.on('metadata', (metadata: grpc.Metadata) => (replica ??= replicaOf(metadata)));
+  call.on('status', (status: grpc.StatusObject) => (replica ??= replicaOf(status.metadata)));
+  return { replica: () => replica };
+}
+
+/**
+ * A typed RouteGuide client over one channel. Every call has a deadline; GetFeature and
+ * ListFeatures are retried on UNAVAILABLE (see service-config.ts); results say which replica
+ * answered. Errors are grpc-js ServiceErrors (with `code`, `details`, `metadata`).
+ */
+export class RouteGuideClient {
+  /** The generated grpc-js client, for anything this class does not wrap. */
+  readonly stub: RouteGuideStub;
+  readonly target: string;
+  private readonly deadlineMs: number;
+  private readonly interceptors: grpc.Interceptor[];
+  private health: HealthStub | undefined;
+
+  constructor(options: RouteGuideClientOptions = {}) {
+    this.target = options.target ?? DEFAULT_TARGET;
+    this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
+    const xds = isXdsTarget(this.target);
+    if (xds) registerXds();
+    const channelOptions: grpc.ClientOptions = {
+      // The service config is ours, not whatever a DNS TXT record might say.
+      'grpc.service_config_disable_resolution': 1,
+      ...(xds
+        ? {}
+        : {
+            'grpc.service_config': JSON.stringify(
+              options.serviceConfig ?? defaultServiceConfig(options.retry),
+            ),
+          }),
+      ...(options.tls?.serverName
+        ? { 'grpc.ssl_target_name_override': options.tls.serverName }
+        : {}),
+      interceptors: this.interceptors,
+      ...options.channelOptions,
+    };
+    const { proto } = loadRouteGuideProto();
+    this.stub = new proto.routeguide.RouteGuide(
+      this.target,
+      channelCredentials(options.tls),
+      channelOptions,
+    );
+  }
+
+  private callOptions(options: CallOptions | undefined): grpc.CallOptions {
+    return { deadline: Date.now() + (options?.deadlineMs ?? this.deadlineMs) };
+  }
+
+  getFeature(point: Point, options?: CallOptions): Promise<Answered<Feature__Output>> {
+    return new Promise((resolve, reject) => {
+      const call = this.stub.GetFeature(point, this.callOptions(options), (error, feature) =>
+        error ? reject(error) : resolve({ value: feature!, replica: tracked.replica() }),
+      );
+      const tracked = trackReplica(call);
+    });
+  }
+
+  /** Streams the features inside `rectangle`; `onFeature` sees each as it arrives. */
+  listFeatures(
+    rectangle: Rectangle,
+    options?: CallOptions & { onFeature?: (feature: Feature__Output) => void },
+  ): Promise<Answered<Feature__Output[]>> {
+    return new Promise((resolve, reject) => {
+      const features: Feature__Output[] = [];
+      const call = this.stub.ListFeatures(rectangle, this.callOptions(options));
+      const tracked = trackReplica(call);
+      call.on('data', (feature: Feature__Output) => {
+        features.push(feature);
+        options?.onFeature?.(feature);
+      });
+      call.on('error', reject);
+      call.on('end', () => resolve({ value: features, replica: tracked.replica() }));
+    });
+  }
+
+  recordRoute(
+    points: readonly Point[],
+    options?: CallOptions,
+  ): Promise<Answered<RouteSummary__Output>> {
+    return new Promise((resolve, reject) => {
+      const call = this.stub.RecordRoute(this.callOptions(options), (error, summary) =>
+        error ? reject(error) : resolve({ value: summary!, replica: tracked.replica() }),
+      );
+      const tracked = trackReplica(call);
+      for (const point of points) call.write(point);
+      call.end();
+    });
+  }
+
+  /** Sends `notes`, half-closes, and collects what the server sends back. */
+  routeChat(
+    notes: readonly RouteNote[],
+    options?: CallOptions & { onNote?: (note: RouteNote__Output) => void },
+  ): Promise<Answered<RouteNote__Output[]>> {
+    return new Promise((resolve, reject) => {
+      const received: RouteNote__Output[] = [];
+      const call = this.stub.RouteChat(this.callOptions(options));
+      const tracked = trackReplica(call);
+      call.on('data', (note: RouteNote__Output) => {
+        received.push(note);
+        options?.onNote?.(note);
+      });
+      call.on('error', reject);
+      call.on('end', () => resolve({ value: received, replica: tracked.replica() }));
+      for (const note of notes) call.write(note);
+      call.end();
+    });
+  }
+
+  /** grpc.health.v1.Health/Check over the same channel ('' = the whole server). */
+  checkHealth(service = '', options?: CallOptions): Promise<Answered<HealthStatus>> {
+    const stub = (this.health ??= this.healthStub());
+    return new Promise((resolve, reject) => {
+      const call = stub.Check(
+        { service },
+        new grpc.Metadata(),
+        this.callOptions(options),
+        (error, response) =>
+          error ? reject(error) : resolve({ value: response!.status, replica: tracked.replica() }),
+      );
+      const tracked = trackReplica(call);
+    });
+  }
+
+  private healthStub(): HealthStub {
+    const definition = protoLoader.loadSync(HEALTH_PROTO_PATH, PROTO_LOADER_OPTIONS);
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+    };
+    // channelOverride shares this client's channel; the credentials argument is then unused.
+    return new loaded.grpc.health.v1.Health(this.target, grpc.credentials.createInsecure(), {
+      channelOverride: this.stub.getChannel(),
+      interceptors: this.interceptors,
+    }) as unknown as HealthStub;
+  }
+
+  /** Resolves once the channel is connected (to at least one replica), or rejects at the deadline. */
+  waitForReady(timeoutMs = this.deadlineMs): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.stub.waitForReady(Date.now() + timeoutMs, (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+  }
+
+  close(): void {
+    this.health?.close();
+    this.stub.close();
+  }
+}
+
+/** Builds a typed RouteGuide client; see RouteGuideClientOptions for the defaults. */
+export function createRouteGuideClient(options: RouteGuideClientOptions = {}): RouteGuideClient {
+  return new RouteGuideClient(options);
+}

@@ -1,0 +1,86 @@
+import { status as Status } from '@grpc/grpc-js';
+import type { Point } from '../generated/routeguide/Point';
+import type { RouteGuideClient } from './client';
+
+/** Label for calls whose replica is unknown (the server sent no `x-routeguide-replica`). */
+export const UNKNOWN_REPLICA = '(unknown)';
+
+/** A point of the canonical database (its first feature), so every call finds a feature. */
+export const SPREAD_POINT: Point = Object.freeze({ latitude: 407838351, longitude: -746143763 });
+
+export interface SpreadOptions {
+  /** Number of GetFeature calls. */
+  readonly calls: number;
+  /** Calls in flight at once. Default 1 (strictly sequential, so round robin shows exactly). */
+  readonly concurrency?: number;
+  /** Point to ask for; default SPREAD_POINT. */
+  readonly point?: Point;
+  /** Called after each call ends, with the number of calls done so far. */
+  readonly onProgress?: (done: number) => void;
+}
+
+export interface SpreadResult {
+  readonly calls: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Successful calls per replica, sorted by replica name. */
+  readonly replicas: Record<string, number>;
+  /** Failed calls per error message (`CODE_NAME: details`). */
+  readonly errors: Record<string, number>;
+  readonly elapsedMs: number;
+}
+
+function errorKey(error: unknown): string {
+  const e = error as { code?: number; details?: string; message?: string };
+  if (typeof e.code === 'number' && e.details !== undefined) {
+    return `${Status[e.code] ?? e.code}: ${e.details}`;
+  }
+  return String(e.message ?? error);
+}
+
+function sorted(counts: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * Fires `calls` GetFeature calls through one client, `concurrency` at a time, and counts which
+ * replica answered each: with round robin every replica gets its share.
+ */
+export async function spread(
+  client: RouteGuideClient,
+  options: SpreadOptions,
+): Promise<SpreadResult> {
+  const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, options.calls));
+  const point = options.point ?? SPREAD_POINT;
+  const replicas = new Map<string, number>();
+  const errors = new Map<string, number>();
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  const started = Date.now();
+  const worker = async (): Promise<void> => {
+    while (next < options.calls) {
+      next += 1;
+      try {
+        const { replica } = await client.getFeature(point);
+        const key = replica ?? UNKNOWN_REPLICA;
+        replicas.set(key, (replicas.get(key) ?? 0) + 1);
+      } catch (error) {
+        failed += 1;
+        const key = errorKey(error);
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }
+      done += 1;
+      options.onProgress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return {
+    calls: options.calls,
+    succeeded: options.calls - failed,
+    failed,
+    replicas: sorted(replicas),
+    errors: sorted(errors),
+    elapsedMs: Date.now() - started,
+  };
+}
