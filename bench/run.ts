@@ -273,8 +273,9 @@ async function runSize(
 }
 
 function stripResult<T extends { result: unknown }>(figures: T): Omit<T, 'result'> {
-  const { result: _result, ...rest } = figures;
-  return rest;
+  const rest: Partial<T> = { ...figures };
+  delete rest.result;
+  return rest as Omit<T, 'result'>;
 }
 
 /**

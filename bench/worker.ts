@@ -101,7 +101,9 @@ async function runLoad(client: RouteGuideClient, spec: LoadSpec): Promise<LoadRe
       issued++;
       const t0 = performance.now();
       try {
-        result.items += await callOnce(client, spec.workload, next++, spec.callTimeoutMs);
+        // Await first: `items += await …` would read `items` before other lanes add to it.
+        const items = await callOnce(client, spec.workload, next++, spec.callTimeoutMs);
+        result.items += items;
         result.latenciesUs.push(Math.round((performance.now() - t0) * 1000));
         result.calls++;
       } catch (error) {

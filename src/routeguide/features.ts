@@ -1,5 +1,5 @@
 import KDBush from 'kdbush';
-import { NameTable, NameTableBuilder } from './name-table';
+import { NameTableBuilder, type NameTable } from './name-table';
 import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
 import {
   isValidLatitude,
