@@ -23,27 +23,53 @@ function integer(min: number, max: number) {
 
 const port = integer(0, 65535);
 const positive = integer(1, Number.MAX_SAFE_INTEGER);
+const nonNegative = integer(0, Number.MAX_SAFE_INTEGER);
+const boolean = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }))
+  .transform((value) => value === 'true' || value === '1');
+const file = z.string().trim().min(1).optional();
 
 /**
  * Every environment variable the server reads, with its default. The README's configuration
  * table mirrors this schema.
  */
-const schema = z.object({
-  HOST: z.string().trim().min(1).default('0.0.0.0'),
-  PORT: port.default(50051),
-  FEATURES_FILE: z.string().trim().min(1).default(BUNDLED_FEATURES_FILE),
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  REPLICA_ID: z.string().trim().min(1).optional(),
-  NOTES_MAX_PER_LOCATION: positive.default(DEFAULT_NOTES_MAX_PER_LOCATION),
-  NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
-  NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
-  MAX_CONNECTION_AGE_MS: positive.default(30_000),
-  MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
-  KEEPALIVE_TIME_MS: positive.default(60_000),
-  KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
-  MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
-  MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(1000),
-});
+const schema = z
+  .object({
+    HOST: z.string().trim().min(1).default('0.0.0.0'),
+    PORT: port.default(50051),
+    FEATURES_FILE: z.string().trim().min(1).default(BUNDLED_FEATURES_FILE),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    REPLICA_ID: z.string().trim().min(1).optional(),
+    NOTES_MAX_PER_LOCATION: positive.default(DEFAULT_NOTES_MAX_PER_LOCATION),
+    NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
+    NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
+    MAX_CONNECTION_AGE_MS: positive.default(30_000),
+    MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
+    KEEPALIVE_TIME_MS: positive.default(60_000),
+    KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
+    MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
+    MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(1000),
+    METRICS: boolean.default(true),
+    METRICS_PORT: port.default(9464),
+    REFLECTION: boolean.default(true),
+    SHUTDOWN_DELAY_MS: nonNegative.default(0),
+    SHUTDOWN_GRACE_MS: nonNegative.default(10_000),
+    TLS_CERT_FILE: file,
+    TLS_KEY_FILE: file,
+    TLS_CLIENT_CA_FILE: file,
+    AUTH_TOKEN: z.string().min(1).optional(),
+  })
+  .refine((e) => (e.TLS_CERT_FILE === undefined) === (e.TLS_KEY_FILE === undefined), {
+    path: ['TLS_KEY_FILE'],
+    message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
+  })
+  .refine((e) => e.TLS_CLIENT_CA_FILE === undefined || e.TLS_CERT_FILE !== undefined, {
+    path: ['TLS_CLIENT_CA_FILE'],
+    message: 'client certificates (mTLS) need TLS_CERT_FILE and TLS_KEY_FILE',
+  });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -72,6 +98,24 @@ export interface Config {
     readonly maxReceiveMessageBytes: number;
     readonly maxConcurrentStreams: number;
   };
+  /** Prometheus metrics; `port` 0 picks a free port (logged). */
+  readonly metrics: { readonly enabled: boolean; readonly port: number };
+  /** Serve grpc.reflection v1 and v1alpha. */
+  readonly reflection: boolean;
+  readonly shutdown: {
+    /** Time between reporting NOT_SERVING and refusing new calls, so load balancers notice. */
+    readonly delayMs: number;
+    /** Time in-flight calls get to finish before they are cancelled. */
+    readonly graceMs: number;
+  };
+  /** TLS on the gRPC port when set; `clientCaFile` additionally requires client certificates. */
+  readonly tls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly clientCaFile?: string;
+  };
+  /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
+  readonly authToken?: string;
 }
 
 /** A configuration problem; the message lists every bad variable. */
@@ -90,11 +134,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+const KNOWN = new Set(Object.keys(schema.shape));
+
 /** Parses the environment once into a frozen Config, or throws a ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "not set", as it does for most twelve-factor services.
   const present = Object.fromEntries(
-    Object.entries(env).filter(([name, value]) => name in schema.shape && value !== ''),
+    Object.entries(env).filter(([name, value]) => KNOWN.has(name) && value !== ''),
   );
   const parsed = schema.safeParse(present);
   if (!parsed.success) {
@@ -124,5 +170,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,
       maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
     },
+    metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
+    reflection: e.REFLECTION,
+    shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
+    ...(e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
+      ? {
+          tls: {
+            certFile: path.resolve(e.TLS_CERT_FILE),
+            keyFile: path.resolve(e.TLS_KEY_FILE),
+            ...(e.TLS_CLIENT_CA_FILE !== undefined
+              ? { clientCaFile: path.resolve(e.TLS_CLIENT_CA_FILE) }
+              : {}),
+          },
+        }
+      : {}),
+    ...(e.AUTH_TOKEN !== undefined ? { authToken: e.AUTH_TOKEN } : {}),
   });
 }

@@ -5,10 +5,11 @@ import { createLogger } from './observability/logging';
 import { FeatureDatabaseError, loadFeatureDatabase } from './routeguide/features';
 import { RouteGuideApp } from './server';
 
-/** Exit codes: 1 start-up failure, 2 bad configuration. */
+/** Exit codes: 0 clean shutdown, 1 start-up failure or forced exit, 2 bad configuration. */
+const EXIT_OK = 0;
 const EXIT_STARTUP_FAILED = 1;
+const EXIT_FORCED = 1;
 const EXIT_BAD_CONFIG = 2;
-const SHUTDOWN_GRACE_MS = 10_000;
 
 function readConfig(): Config {
   try {
@@ -42,25 +43,46 @@ async function main(): Promise<void> {
 
   const app = new RouteGuideApp({ config, logger, features });
   const port = await app.listen();
-  logger.info(
-    { host: config.host, port, features: features.size, loadMs, replica: config.replicaId },
-    'routeguide serving',
-  );
 
+  // Handlers go in before the "serving" line: whoever waits for that line may signal at once.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(EXIT_STARTUP_FAILED);
+      process.exit(EXIT_FORCED);
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    void app.shutdown(SHUTDOWN_GRACE_MS).then(() => {
-      logger.info('stopped');
-    });
+    const { delayMs, graceMs } = config.shutdown;
+    logger.info({ signal, delayMs, graceMs }, 'shutting down');
+    void app.shutdown(graceMs).then(
+      () => {
+        logger.info('stopped');
+        // Exit explicitly: a peer's idle connection or timer must not keep the process alive.
+        process.exit(EXIT_OK);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(EXIT_FORCED);
+      },
+    );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  logger.info(
+    {
+      host: config.host,
+      port,
+      metricsPort: app.metricsPort,
+      tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
+      auth: config.authToken !== undefined,
+      reflection: config.reflection,
+      features: features.size,
+      loadMs,
+      replica: config.replicaId,
+    },
+    'routeguide serving',
+  );
 }
 
 main().catch((error: unknown) => {

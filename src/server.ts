@@ -1,11 +1,18 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { bearerTokenInterceptor } from './auth';
 import type { Config } from './config';
+import { ServerHealth } from './health';
 import type { Logger } from './observability/logging';
+import { GrpcServerMetrics } from './observability/metrics';
+import { MetricsServer } from './observability/metrics-server';
 import { replicaIdInterceptor } from './observability/replica';
-import { loadRouteGuideProto } from './proto';
+import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './proto';
+import { ServerReflection } from './reflection';
 import type { FeatureDatabase } from './routeguide/features';
 import { NotesStore } from './routeguide/notes';
 import { createRouteGuideService } from './routeguide/service';
+import { serverCredentials } from './tls';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {
@@ -15,28 +22,71 @@ export interface RouteGuideAppOptions {
   readonly features: FeatureDatabase;
 }
 
+/** Names the health service answers for: the whole server (`""`) and RouteGuide. */
+export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_NAME];
+
 /** `host:port` as grpc-js expects it, bracketing IPv6 literals. */
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /**
- * The composition root: one gRPC server carrying RouteGuide, with the per-process state it
- * shares between calls (the notes store). Owns binding and shutdown.
+ * The composition root: one gRPC server carrying RouteGuide, health and reflection, with the
+ * per-process state shared between calls (notes store, health, metrics registry) and the
+ * metrics HTTP server. Owns binding and graceful shutdown.
  */
 export class RouteGuideApp {
   readonly server: grpc.Server;
   readonly notes: NotesStore;
+  readonly health: ServerHealth;
+  /** Absent when `METRICS=false`. */
+  readonly metrics: GrpcServerMetrics | undefined;
+  private readonly metricsServer: MetricsServer | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(options: RouteGuideAppOptions) {
     this.options = options;
     const { config, logger, features } = options;
     this.notes = new NotesStore(config.notes);
+    this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
+
+    if (config.metrics.enabled) {
+      this.metrics = new GrpcServerMetrics();
+      this.metrics.addGauge(
+        'routeguide_features_loaded',
+        'Features in the loaded database.',
+        () => features.size,
+      );
+      this.metrics.addGauge(
+        'routeguide_notes_stored',
+        'RouteChat notes currently stored.',
+        () => this.notes.size,
+      );
+      this.metricsServer = new MetricsServer({
+        registry: this.metrics.registry,
+        logger,
+        host: config.host,
+        port: config.metrics.port,
+      });
+    }
+
+    // Order matters: the first interceptor sits next to the transport. Metrics first, so it
+    // counts what every later one answers (e.g. UNAUTHENTICATED); the replica header next, so
+    // even refused calls carry it; authentication last, closest to the handlers.
+    const interceptors: grpc.ServerInterceptor[] = [];
+    if (this.metrics) interceptors.push(this.metrics.interceptor());
+    interceptors.push(replicaIdInterceptor(config.replicaId));
+    if (config.authToken !== undefined) {
+      interceptors.push(
+        bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
+      );
+    }
+
     const c = config.connections;
     this.server = new grpc.Server({
-      interceptors: [replicaIdInterceptor(config.replicaId)],
+      interceptors,
       'grpc.max_connection_age_ms': c.maxAgeMs,
       'grpc.max_connection_age_grace_ms': c.maxAgeGraceMs,
       'grpc.keepalive_time_ms': c.keepaliveTimeMs,
@@ -49,6 +99,8 @@ export class RouteGuideApp {
       proto.routeguide.RouteGuide.service,
       createRouteGuideService({ features, notes: this.notes, logger }),
     );
+    this.health.addToServer(this.server);
+    if (config.reflection) new ServerReflection().addToServer(this.server);
   }
 
   /** The bound port (useful when the configured port is 0). */
@@ -57,27 +109,51 @@ export class RouteGuideApp {
     return this.boundPort;
   }
 
-  /** Binds the configured address; resolves with the actual port. */
+  /** The bound metrics port, or undefined when metrics are off. */
+  get metricsPort(): number | undefined {
+    return this.metricsServer?.port;
+  }
+
+  /**
+   * Binds the gRPC port (TLS when configured) and the metrics port, then reports SERVING;
+   * resolves with the gRPC port.
+   */
   async listen(): Promise<number> {
-    const { host, port } = this.options.config;
+    const { host, port, tls } = this.options.config;
+    const credentials = serverCredentials(tls);
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(
-        formatAddress(host, port),
-        grpc.ServerCredentials.createInsecure(),
-        (error, actualPort) => (error ? reject(error) : resolve(actualPort)),
+      this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
+        error ? reject(error) : resolve(actualPort),
       );
     });
+    try {
+      await this.metricsServer?.listen();
+    } catch (error) {
+      this.server.forceShutdown();
+      throw error;
+    }
+    this.health.setServing(true);
     return this.boundPort;
   }
 
   /**
-   * Stops accepting calls and lets in-flight ones finish; whatever is still running after
-   * `graceMs` is cancelled.
+   * Graceful shutdown: report NOT_SERVING, wait `shutdown.delayMs` so load balancers stop
+   * sending, refuse new calls and let in-flight ones finish, cancel whatever still runs after
+   * `graceMs`, then close the metrics server. Calling it again returns the same promise.
    */
-  async shutdown(graceMs: number): Promise<void> {
+  shutdown(graceMs: number = this.options.config.shutdown.graceMs): Promise<void> {
+    this.stopping ??= this.stop(graceMs);
+    return this.stopping;
+  }
+
+  private async stop(graceMs: number): Promise<void> {
+    const { config, logger } = this.options;
+    this.health.setServing(false);
+    if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
+    this.health.endWatches();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
-        this.options.logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
+        logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
         this.server.forceShutdown();
         resolve();
       }, graceMs);
@@ -86,5 +162,6 @@ export class RouteGuideApp {
         resolve();
       });
     });
+    await this.metricsServer?.close();
   }
 }

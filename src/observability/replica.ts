@@ -1,4 +1,9 @@
-import { ServerInterceptingCall, ResponderBuilder, type ServerInterceptor } from '@grpc/grpc-js';
+import {
+  Metadata,
+  ServerInterceptingCall,
+  ResponderBuilder,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
 
 /** Response header naming the replica that served a call. */
 export const REPLICA_HEADER = 'x-routeguide-replica';
@@ -18,8 +23,14 @@ export function replicaIdInterceptor(replicaId: string): ServerInterceptor {
         next(metadata);
       })
       .withSendStatus((status, next) => {
-        if (!headerSent && status.metadata) status.metadata.set(REPLICA_HEADER, replicaId);
-        next(status);
+        if (headerSent) {
+          next(status);
+          return;
+        }
+        // Statuses made by interceptors (e.g. UNAUTHENTICATED) may carry no metadata at all.
+        const metadata = status.metadata ?? new Metadata();
+        metadata.set(REPLICA_HEADER, replicaId);
+        next({ ...status, metadata });
       })
       .build();
     return new ServerInterceptingCall(call, responder);

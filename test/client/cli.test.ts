@@ -1,4 +1,3 @@
-import { HealthImplementation } from 'grpc-health-check';
 import { createLogger } from '../../src/observability/logging';
 import { loadFeatureDatabase } from '../../src/routeguide/features';
 import { RouteGuideApp } from '../../src/server';
@@ -13,19 +12,20 @@ function lines(text: string): string[] {
   return text.split('\n').filter((line) => line !== '');
 }
 
-/** A RouteGuide server that also serves grpc.health.v1 (the app wires its own on main). */
-async function startHealthServer(): Promise<{ address: string; close(): Promise<void> }> {
+/** A RouteGuide server; the app serves grpc.health.v1 for "" and routeguide.RouteGuide. */
+async function startHealthServer(): Promise<{
+  address: string;
+  app: RouteGuideApp;
+  close(): Promise<void>;
+}> {
   const config = testConfig({ REPLICA_ID: 'healthy' });
   const app = new RouteGuideApp({
     config,
     logger: createLogger('silent'),
     features: loadFeatureDatabase(config.featuresFile),
   });
-  new HealthImplementation({ '': 'SERVING', 'routeguide.Sleeping': 'NOT_SERVING' }).addToServer(
-    app.server,
-  );
   const port = await app.listen();
-  return { address: `127.0.0.1:${port}`, close: () => app.shutdown(1000) };
+  return { address: `127.0.0.1:${port}`, app, close: () => app.shutdown(1000) };
 }
 
 describe('routeguide CLI', () => {
@@ -187,8 +187,9 @@ describe('routeguide CLI', () => {
         status: 'SERVING',
         replica: 'healthy',
       });
+      healthy.app.health.setServing(false); // as during shutdown
       const sleeping = await cli([
-        ...['health', '--service', 'routeguide.Sleeping', '--target', healthy.address],
+        ...['health', '--service', 'routeguide.RouteGuide', '--target', healthy.address],
       ]);
       expect(sleeping.code).toBe(1);
       expect(sleeping.stdout).toBe('NOT_SERVING [replica healthy]\n');

@@ -30,6 +30,7 @@ export function spawnServer(env: Record<string, string> = {}): ServerProcess {
       PATH: process.env['PATH'] ?? '',
       HOST: '127.0.0.1',
       PORT: '0',
+      METRICS_PORT: '0',
       FEATURES_FILE: CANONICAL_FILE,
       LOG_LEVEL: 'info',
       ...env,

@@ -8,11 +8,12 @@ import { loadFeatureDatabase, type FeatureDatabase } from '../../src/routeguide/
 import { RouteGuideApp } from '../../src/server';
 import { CANONICAL_FILE } from './canonical';
 
-/** A config for in-process test servers: loopback, ephemeral port, quiet logs. */
+/** A config for in-process test servers: loopback, ephemeral ports, quiet logs. */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    METRICS_PORT: '0',
     LOG_LEVEL: 'silent',
     FEATURES_FILE: CANONICAL_FILE,
     REPLICA_ID: 'test-replica',

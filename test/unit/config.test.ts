@@ -41,6 +41,9 @@ describe('loadConfig', () => {
         maxReceiveMessageBytes: 1024 * 1024,
         maxConcurrentStreams: 1000,
       },
+      metrics: { enabled: true, port: 9464 },
+      reflection: true,
+      shutdown: { delayMs: 0, graceMs: 10_000 },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.notes)).toBe(true);
@@ -56,9 +59,56 @@ describe('loadConfig', () => {
     [{ PORT: '1.5' }, /PORT="1.5"/],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud"/],
     [{ NOTES_MAX_TOTAL: '0' }, /NOTES_MAX_TOTAL="0"/],
+    [{ METRICS: 'maybe' }, /METRICS="maybe": must be true or false/],
+    [{ METRICS_PORT: '-1' }, /METRICS_PORT="-1"/],
+    [{ SHUTDOWN_GRACE_MS: 'soon' }, /SHUTDOWN_GRACE_MS="soon"/],
+    [{ TLS_CERT_FILE: 'c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
+    [{ TLS_KEY_FILE: 'k.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
+    [{ TLS_CLIENT_CA_FILE: 'ca.pem' }, /TLS_CLIENT_CA_FILE.*need TLS_CERT_FILE and TLS_KEY_FILE/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('reads the operability variables', () => {
+    const config = loadConfig({
+      METRICS: 'false',
+      METRICS_PORT: '0',
+      REFLECTION: 'FALSE',
+      SHUTDOWN_DELAY_MS: '5000',
+      SHUTDOWN_GRACE_MS: '0',
+      TLS_CERT_FILE: 'c.pem',
+      TLS_KEY_FILE: 'k.pem',
+      TLS_CLIENT_CA_FILE: 'ca.pem',
+      AUTH_TOKEN: ' t o k ',
+    });
+    expect(config).toMatchObject({
+      metrics: { enabled: false, port: 0 },
+      reflection: false,
+      shutdown: { delayMs: 5000, graceMs: 0 },
+      tls: {
+        certFile: path.resolve('c.pem'),
+        keyFile: path.resolve('k.pem'),
+        clientCaFile: path.resolve('ca.pem'),
+      },
+      // Tokens are taken verbatim.
+      authToken: ' t o k ',
+    });
+    expect(loadConfig({ METRICS: '1', REFLECTION: '0' })).toMatchObject({
+      metrics: { enabled: true },
+      reflection: false,
+    });
+    const plain = loadConfig({});
+    expect(plain.tls).toBeUndefined();
+    expect(plain.authToken).toBeUndefined();
+    expect(loadConfig({ TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k' }).tls).toEqual({
+      certFile: path.resolve('c'),
+      keyFile: path.resolve('k'),
+    });
+  });
+
+  it('never echoes AUTH_TOKEN in an error', () => {
+    expect(() => loadConfig({ AUTH_TOKEN: 'secret-value', PORT: 'x' })).not.toThrow(/secret-value/);
   });
 
   it('lists every bad variable at once', () => {
