@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
 import KDBush from 'kdbush';
+import { NameTableBuilder, type NameTable } from './name-table';
+import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
 import {
   isValidLatitude,
   isValidLongitude,
@@ -47,8 +48,9 @@ function hashLocation(latitude: number, longitude: number): number {
 /**
  * The immutable, indexed feature database.
  *
- * Coordinates live in typed arrays and both indexes are flat typed arrays, so a million
- * features cost tens of megabytes rather than a million small objects:
+ * Coordinates live in typed arrays, names as UTF-8 in one buffer (NameTable), and both indexes
+ * are flat typed arrays, so a million features cost tens of megabytes outside the JS heap rather
+ * than a million small objects:
  * - exact lookups go through an open-addressing hash table (`slots` holds index + 1);
  * - box queries go through a static k-d tree (kdbush) over integer coordinates.
  * An entry's index is its position in the source file ("database order").
@@ -56,16 +58,16 @@ function hashLocation(latitude: number, longitude: number): number {
 export class FeatureDatabase {
   private readonly latitudes: Int32Array;
   private readonly longitudes: Int32Array;
-  private readonly names: readonly string[];
+  private readonly names: NameTable;
   private readonly slots: Int32Array;
   private readonly slotMask: number;
   private readonly spatial: KDBush | undefined;
 
-  private constructor(latitudes: Int32Array, longitudes: Int32Array, names: readonly string[]) {
+  private constructor(latitudes: Int32Array, longitudes: Int32Array, names: NameTable) {
     this.latitudes = latitudes;
     this.longitudes = longitudes;
     this.names = names;
-    const count = names.length;
+    const count = names.size;
 
     // Load factor ≤ 0.5 keeps probe sequences short.
     let capacity = 16;
@@ -85,24 +87,33 @@ export class FeatureDatabase {
   static fromFeatures(features: readonly Feature[]): FeatureDatabase {
     const latitudes = new Int32Array(features.length);
     const longitudes = new Int32Array(features.length);
-    const names = new Array<string>(features.length);
+    const names = new NameTableBuilder();
     features.forEach((feature, i) => {
       latitudes[i] = feature.location.latitude;
       longitudes[i] = feature.location.longitude;
-      names[i] = feature.name;
+      names.add(feature.name);
     });
+    return new FeatureDatabase(latitudes, longitudes, names.build());
+  }
+
+  /** Builds a database from parallel columns in database order. Inputs are assumed valid. */
+  static fromColumns(
+    latitudes: Int32Array,
+    longitudes: Int32Array,
+    names: NameTable,
+  ): FeatureDatabase {
     return new FeatureDatabase(latitudes, longitudes, names);
   }
 
   /** Number of features, duplicates included. */
   get size(): number {
-    return this.names.length;
+    return this.names.size;
   }
 
   /** The feature at a database index. */
   featureAt(index: number): Feature {
     return {
-      name: this.names[index] ?? '',
+      name: this.names.get(index),
       location: { latitude: this.latitudes[index]!, longitude: this.longitudes[index]! },
     };
   }
@@ -226,27 +237,89 @@ function parseEntry(entry: unknown, file: string, index: number): Feature {
   return { name, location: { latitude, longitude } };
 }
 
-/** Reads, validates and indexes a feature file. Any problem is a FeatureDatabaseError. */
+/** Growable columns the loader fills entry by entry, validating each as it arrives. */
+class FeatureColumns implements FeatureSink {
+  latitudes = new Int32Array(1024);
+  longitudes = new Int32Array(1024);
+  readonly names = new NameTableBuilder();
+  count = 0;
+
+  constructor(private readonly file: string) {}
+
+  plain(
+    source: Buffer,
+    nameStart: number,
+    nameEnd: number,
+    latitude: number,
+    longitude: number,
+  ): void {
+    if (!isValidLatitude(latitude) || !isValidLongitude(longitude)) {
+      const name = source.toString('utf8', nameStart, nameEnd);
+      this.parsed({ name, location: { latitude, longitude } });
+      return;
+    }
+    this.names.addBytes(source, nameStart, nameEnd);
+    this.pushCoordinates(latitude, longitude);
+  }
+
+  parsed(entry: unknown): void {
+    const { name, location } = parseEntry(entry, this.file, this.count);
+    this.names.add(name);
+    this.pushCoordinates(location.latitude, location.longitude);
+  }
+
+  reset(): void {
+    this.names.clear();
+    this.count = 0;
+  }
+
+  private pushCoordinates(latitude: number, longitude: number): void {
+    if (this.count === this.latitudes.length) {
+      const latitudes = new Int32Array(this.count * 2);
+      latitudes.set(this.latitudes);
+      this.latitudes = latitudes;
+      const longitudes = new Int32Array(this.count * 2);
+      longitudes.set(this.longitudes);
+      this.longitudes = longitudes;
+    }
+    this.latitudes[this.count] = latitude;
+    this.longitudes[this.count] = longitude;
+    this.count++;
+  }
+}
+
+/**
+ * Reads, validates and indexes a feature file. Any problem is a FeatureDatabaseError.
+ *
+ * The file is read in one streaming pass straight into typed arrays (see feature-json.ts), so
+ * a million features load without a 100 MB string or a million parsed objects in memory.
+ */
 export function loadFeatureDatabase(file: string): FeatureDatabase {
-  let text: string;
+  const columns = new FeatureColumns(file);
+  let found: boolean;
   try {
-    text = readFileSync(file, 'utf8');
+    found = readFeatureJson(file, columns);
   } catch (cause) {
+    if (cause instanceof FeatureDatabaseError) throw cause;
+    if (cause instanceof JsonSyntaxError) {
+      throw new FeatureDatabaseError(file, undefined, `is not valid JSON (${cause.message})`, {
+        cause,
+      });
+    }
     const reason = (cause as NodeJS.ErrnoException).code ?? (cause as Error).message;
     throw new FeatureDatabaseError(file, undefined, `cannot be read (${reason})`, { cause });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (cause) {
+  if (!found) {
     throw new FeatureDatabaseError(
       file,
       undefined,
-      `is not valid JSON (${(cause as Error).message})`,
-      {
-        cause,
-      },
+      'expected a JSON array of features or an object with a "feature" array',
     );
   }
-  return FeatureDatabase.fromFeatures(parseFeatures(json, file));
+  // Trim to size so the spare capacity is freed.
+  return FeatureDatabase.fromColumns(
+    columns.latitudes.slice(0, columns.count),
+    columns.longitudes.slice(0, columns.count),
+    columns.names.build(),
+  );
 }
