@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
@@ -10,7 +11,7 @@ import type { RouteSummary__Output } from '../generated/routeguide/RouteSummary'
 import { REPLICA_HEADER } from '../observability/replica';
 import { loadRouteGuideProto, PROTO_LOADER_OPTIONS } from '../proto';
 import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
-import { defaultServiceConfig, type RetryOptions } from './service-config';
+import { DEFAULT_RETRY, defaultServiceConfig, type RetryOptions } from './service-config';
 import { DEFAULT_TARGET, isXdsTarget } from './targets';
 import { registerXds } from './xds';
 
@@ -87,12 +88,14 @@ export class RouteGuideClient {
   readonly stub: RouteGuideStub;
   readonly target: string;
   private readonly deadlineMs: number;
+  private readonly retry: Required<RetryOptions>;
   private readonly interceptors: grpc.Interceptor[];
   private health: HealthStub | undefined;
 
   constructor(options: RouteGuideClientOptions = {}) {
     this.target = options.target ?? DEFAULT_TARGET;
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
     const xds = isXdsTarget(this.target);
     if (xds) registerXds();
@@ -124,9 +127,34 @@ export class RouteGuideClient {
     return { deadline: Date.now() + (options?.deadlineMs ?? this.deadlineMs) };
   }
 
-  getFeature(point: Point, options?: CallOptions): Promise<Answered<Feature__Output>> {
+  /**
+   * GetFeature, retried by grpc-js on UNAVAILABLE before any response arrived and, as a read,
+   * re-sent by this library when a connection dropped mid-response (see RetryOptions.reattempts).
+   */
+  async getFeature(point: Point, options?: CallOptions): Promise<Answered<Feature__Output>> {
+    const deadline = Date.now() + (options?.deadlineMs ?? this.deadlineMs);
+    let backoffMs = this.retry.initialBackoffMs;
+    for (let reattempt = 0; ; reattempt++) {
+      try {
+        return await this.getFeatureOnce(point, deadline);
+      } catch (error) {
+        const unavailable = (error as grpc.ServiceError).code === grpc.status.UNAVAILABLE;
+        if (
+          !unavailable ||
+          reattempt >= this.retry.reattempts ||
+          Date.now() + backoffMs >= deadline
+        ) {
+          throw error;
+        }
+        await delay(Math.random() * backoffMs);
+        backoffMs = Math.min(backoffMs * this.retry.backoffMultiplier, this.retry.maxBackoffMs);
+      }
+    }
+  }
+
+  private getFeatureOnce(point: Point, deadline: number): Promise<Answered<Feature__Output>> {
     return new Promise((resolve, reject) => {
-      const call = this.stub.GetFeature(point, this.callOptions(options), (error, feature) =>
+      const call = this.stub.GetFeature(point, { deadline }, (error, feature) =>
         error ? reject(error) : resolve({ value: feature!, replica: tracked.replica() }),
       );
       const tracked = trackReplica(call);

@@ -16,6 +16,13 @@ export interface RetryOptions {
   readonly maxBackoffMs?: number;
   /** Backoff growth per attempt. Default 2. */
   readonly backoffMultiplier?: number;
+  /**
+   * Further GetFeature attempts the client library makes itself when a call still ends
+   * UNAVAILABLE after grpc-js's retries. grpc-js never retries a call whose response headers
+   * had arrived when the connection dropped (a replica killed mid-response); GetFeature is a
+   * read, so sending it again is safe. Each attempt stays within the call's deadline. Default 2.
+   */
+  readonly reattempts?: number;
 }
 
 export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({
@@ -23,6 +30,7 @@ export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({
   initialBackoffMs: 50,
   maxBackoffMs: 1000,
   backoffMultiplier: 2,
+  reattempts: 2,
 });
 
 function seconds(ms: number): string {

@@ -8,12 +8,18 @@ import { canonicalFeatures, featuresInBox } from '../helpers/canonical';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 /** A real server whose GetFeature answers with the caller's authorization header, or never. */
-async function startProbeServer(): Promise<{ address: string; close(): Promise<void> }> {
+async function startProbeServer(
+  unavailableFirst = 0,
+): Promise<{ address: string; attempts: () => number; close(): Promise<void> }> {
   const server = new grpc.Server();
+  let attempts = 0;
   const { proto } = loadRouteGuideProto();
   const handlers: Partial<RouteGuideHandlers> = {
     GetFeature(call, callback) {
       if (call.request.latitude === 1) return; // never answers: the deadline must end it
+      if (call.request.latitude === 2 && ++attempts <= unavailableFirst) {
+        return callback({ code: grpc.status.UNAVAILABLE, details: 'try another replica' });
+      }
       const authorization = call.metadata.get('authorization')[0];
       callback(null, { name: String(authorization ?? ''), location: call.request });
     },
@@ -26,6 +32,7 @@ async function startProbeServer(): Promise<{ address: string; close(): Promise<v
   );
   return {
     address: `127.0.0.1:${port}`,
+    attempts: () => attempts,
     close: () => new Promise((resolve) => server.tryShutdown(() => resolve())),
   };
 }
@@ -41,6 +48,24 @@ describe('RouteGuideClient', () => {
     });
     return thing;
   }
+
+  it('re-sends GetFeature when it is still UNAVAILABLE after grpc-js retries, within bounds', async () => {
+    // Six UNAVAILABLE answers exhaust grpc-js's five attempts; the library's reattempts go on.
+    const probe = track(await startProbeServer(6));
+    const client = track(createRouteGuideClient({ target: probe.address }));
+    const { value } = await client.getFeature({ latitude: 2, longitude: 0 });
+    expect(value.location).toEqual({ latitude: 2, longitude: 0 });
+    expect(probe.attempts()).toBeGreaterThanOrEqual(7);
+
+    const strict = track(await startProbeServer(6));
+    const noReattempts = track(
+      createRouteGuideClient({ target: strict.address, retry: { reattempts: 0 } }),
+    );
+    await expect(noReattempts.getFeature({ latitude: 2, longitude: 0 })).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+    expect(strict.attempts()).toBe(5);
+  });
 
   it('makes every call and reports the replica that answered', async () => {
     const server: TestServer = track(await startTestServer({ env: { REPLICA_ID: 'one' } }));
