@@ -10,8 +10,8 @@ import { REPLICA_HEADER } from '../../src/observability/replica';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 import { warmUp } from '../helpers/replicas';
 
-const FEATURES = 100_000;
-const GRACE_MS = 15_000;
+const FEATURES = 20_000;
+const GRACE_MS = 30_000;
 
 /** A database large enough that a whole-database ListFeatures is still streaming when SIGTERM lands. */
 function writeBigDatabase(): string {
