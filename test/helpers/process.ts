@@ -109,3 +109,9 @@ export async function servingPort(server: ServerProcess, timeoutMs = 10_000): Pr
   ]);
   return line['port'] as number;
 }
+
+/** Kills every process still running and waits until all have exited. */
+export async function killAll(processes: readonly ServerProcess[]): Promise<void> {
+  for (const p of processes) p.kill();
+  await Promise.all(processes.map((p) => p.exited));
+}

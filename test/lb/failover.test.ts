@@ -1,6 +1,6 @@
 import { createRouteGuideClient, type RouteGuideClient } from '../../src/client/client';
 import { spread } from '../../src/client/spread';
-import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
+import { killAll, servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 import { warmUp } from '../helpers/replicas';
 
 jest.setTimeout(120_000);
@@ -12,8 +12,7 @@ describe('failover', () => {
   afterEach(async () => {
     client?.close();
     client = undefined;
-    for (const p of processes) p.kill();
-    await Promise.all(processes.map((p) => p.exited));
+    await killAll(processes);
     processes = [];
   });
 

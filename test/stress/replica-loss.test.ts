@@ -7,7 +7,7 @@ import { spread } from '../../src/client/spread';
 import type { Feature__Output } from '../../src/generated/routeguide/Feature';
 import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
 import { REPLICA_HEADER } from '../../src/observability/replica';
-import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
+import { killAll, servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 import { warmUp } from '../helpers/replicas';
 
 const FEATURES = 20_000;
@@ -39,8 +39,7 @@ describe('replica loss', () => {
   afterEach(async () => {
     client?.close();
     client = undefined;
-    for (const p of processes) p.kill();
-    await Promise.all(processes.map((p) => p.exited));
+    await killAll(processes);
     processes = [];
   });
 
