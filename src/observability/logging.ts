@@ -5,6 +5,10 @@ export type { Logger } from 'pino';
 
 /**
  * Structured JSON logs on stdout. `destination` exists for tests that capture lines.
+ *
+ * Writes are synchronous: the service logs a handful of lines, never per call, and an
+ * asynchronous stdout can reorder or lose the last lines when the process exits right after
+ * "stopped".
  */
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -13,5 +17,5 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }

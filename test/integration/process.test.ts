@@ -34,6 +34,12 @@ describe('the server process', () => {
 
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
+    // Every line arrives, in order, even though the process exits right after the last one.
+    expect(server.logs.map((l) => l['msg'])).toEqual([
+      'routeguide serving',
+      'shutting down',
+      'stopped',
+    ]);
   });
 
   it.each([
