@@ -5,10 +5,9 @@
  * images without a shell (distroless) can run it as an exec-form HEALTHCHECK.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import { ConfigError, loadConfig } from './config';
-import { formatAddress } from './server';
+import { formatAddress } from './address';
+import { loadHealthClientConstructor } from './proto';
 
 /** Exit codes: 0 SERVING, 1 anything else (not serving, unreachable, timed out), 2 bad configuration. */
 const EXIT_UNHEALTHY = 1;
@@ -24,40 +23,9 @@ export interface HealthCheckOptions {
   readonly timeoutMs?: number;
 }
 
-interface HealthCheckResponse {
-  status: string;
-}
-
-type HealthClient = grpc.Client & {
-  Check(
-    request: { service: string },
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, response?: HealthCheckResponse) => void,
-  ): grpc.ClientUnaryCall;
-};
-
-/** Loads health.proto as shipped by grpc-health-check, so the probe speaks exactly its protocol. */
-function healthClientConstructor(): new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-) => HealthClient {
-  const definition = protoLoader.loadSync(HEALTH_PROTO, {
-    keepCase: true,
-    enums: String,
-    defaults: true,
-  });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { health: { v1: { Health: new (...args: never[]) => HealthClient } } };
-  };
-  return loaded.grpc.health.v1.Health as unknown as new (
-    address: string,
-    credentials: grpc.ChannelCredentials,
-  ) => HealthClient;
-}
-
 /** Resolves with the serving status reported for `service`; rejects when the call fails. */
 export async function checkHealth(options: HealthCheckOptions): Promise<string> {
-  const Health = healthClientConstructor();
+  const Health = loadHealthClientConstructor();
   const client = new Health(
     formatAddress(options.host ?? '127.0.0.1', options.port),
     grpc.credentials.createInsecure(),
@@ -66,6 +34,7 @@ export async function checkHealth(options: HealthCheckOptions): Promise<string> 
     return await new Promise<string>((resolve, reject) => {
       client.Check(
         { service: options.service ?? '' },
+        new grpc.Metadata(),
         { deadline: Date.now() + (options.timeoutMs ?? 2000) },
         (error, response) => (error ? reject(error) : resolve(response?.status ?? 'UNKNOWN')),
       );

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
 import type { ProtoGrpcType } from './generated/route_guide';
 
 /** Directory holding the .proto files (protos/ beside src/ and dist/). */
@@ -31,4 +32,33 @@ export function loadRouteGuideProto(): {
   const packageDefinition = protoLoader.loadSync(ROUTE_GUIDE_PROTO, PROTO_LOADER_OPTIONS);
   const proto = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
   return { packageDefinition, proto };
+}
+
+/** A serving status as grpc.health.v1 reports it. */
+export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+/** The grpc.health.v1.Health client's Check, typed (the package ships no generated client). */
+export interface HealthClient extends grpc.Client {
+  Check(
+    request: { service: string },
+    metadata: grpc.Metadata,
+    options: grpc.CallOptions,
+    callback: grpc.requestCallback<{ status: HealthStatus }>,
+  ): grpc.ClientUnaryCall;
+}
+
+/**
+ * The grpc.health.v1.Health client class, from the health.proto that grpc-health-check (the
+ * server side) ships, loaded with the shared options.
+ */
+export function loadHealthClientConstructor(): new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => HealthClient {
+  const definition = protoLoader.loadSync(HEALTH_PROTO_PATH, PROTO_LOADER_OPTIONS);
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  return loaded.grpc.health.v1.Health as unknown as ReturnType<typeof loadHealthClientConstructor>;
 }

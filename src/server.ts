@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
+import { formatAddress } from './address';
 import { bearerTokenInterceptor } from './auth';
 import type { Config } from './config';
 import { ServerHealth } from './health';
@@ -24,11 +25,6 @@ export interface RouteGuideAppOptions {
 
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
 export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_NAME];
-
-/** `host:port` as grpc-js expects it, bracketing IPv6 literals. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /**
  * The composition root: one gRPC server carrying RouteGuide, health and reflection, with the

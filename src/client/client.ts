@@ -1,7 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
 import type { Feature__Output } from '../generated/routeguide/Feature';
 import type { Point } from '../generated/routeguide/Point';
 import type { Rectangle } from '../generated/routeguide/Rectangle';
@@ -9,7 +7,12 @@ import type { RouteGuideClient as RouteGuideStub } from '../generated/routeguide
 import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
 import type { RouteSummary__Output } from '../generated/routeguide/RouteSummary';
 import { REPLICA_HEADER } from '../observability/replica';
-import { loadRouteGuideProto, PROTO_LOADER_OPTIONS } from '../proto';
+import {
+  loadHealthClientConstructor,
+  loadRouteGuideProto,
+  type HealthClient,
+  type HealthStatus,
+} from '../proto';
 import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
 import { DEFAULT_RETRY, defaultServiceConfig, type RetryOptions } from './service-config';
 import { DEFAULT_TARGET, isXdsTarget } from './targets';
@@ -54,16 +57,7 @@ export interface Answered<T> {
   readonly replica: string | undefined;
 }
 
-export type HealthStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
-
-interface HealthStub extends grpc.Client {
-  Check(
-    request: { service: string },
-    metadata: grpc.Metadata,
-    options: grpc.CallOptions,
-    callback: grpc.requestCallback<{ status: HealthStatus }>,
-  ): grpc.ClientUnaryCall;
-}
+export type { HealthStatus } from '../proto';
 
 function replicaOf(metadata: grpc.Metadata | undefined): string | undefined {
   const value = metadata?.get(REPLICA_HEADER)[0];
@@ -90,7 +84,7 @@ export class RouteGuideClient {
   private readonly deadlineMs: number;
   private readonly retry: Required<RetryOptions>;
   private readonly interceptors: grpc.Interceptor[];
-  private health: HealthStub | undefined;
+  private health: HealthClient | undefined;
 
   constructor(options: RouteGuideClientOptions = {}) {
     this.target = options.target ?? DEFAULT_TARGET;
@@ -228,16 +222,13 @@ export class RouteGuideClient {
     });
   }
 
-  private healthStub(): HealthStub {
-    const definition = protoLoader.loadSync(HEALTH_PROTO_PATH, PROTO_LOADER_OPTIONS);
-    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-      grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
-    };
+  private healthStub(): HealthClient {
+    const Health = loadHealthClientConstructor();
     // channelOverride shares this client's channel; the credentials argument is then unused.
-    return new loaded.grpc.health.v1.Health(this.target, grpc.credentials.createInsecure(), {
+    return new Health(this.target, grpc.credentials.createInsecure(), {
       channelOverride: this.stub.getChannel(),
       interceptors: this.interceptors,
-    }) as unknown as HealthStub;
+    });
   }
 
   /** Resolves once the channel is connected (to at least one replica), or rejects at the deadline. */
