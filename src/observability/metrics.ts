@@ -7,6 +7,8 @@ import {
 } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** How early grpc-js's deadline timer may fire relative to Date.now(). */
+const DEADLINE_TIMER_SLACK_MS = 5;
 /** grpc_type label values, as go-grpc-prometheus spells them. */
 export type GrpcType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
 
@@ -201,8 +203,11 @@ export class GrpcServerMetrics {
         })
         .withOnCancel(() => {
           // grpc-js also calls onCancel after a status was sent; `finish` ignores that.
+          // grpc-js's deadline timer (libuv's millisecond loop clock) can fire a millisecond or so
+          // before Date.now() reaches the deadline it computed, hence the slack.
           const deadline = call.getDeadline();
-          const expired = (deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now();
+          const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+          const expired = deadlineMs <= Date.now() + DEADLINE_TIMER_SLACK_MS;
           finish(expired ? Status.DEADLINE_EXCEEDED : Status.CANCELLED);
         })
         .build();

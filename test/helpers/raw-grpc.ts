@@ -110,3 +110,36 @@ export async function connectWithSocket(
   });
   return { session, socket };
 }
+
+/**
+ * Opens one raw gRPC call and sends `body`, then half-closes unless told not to. Unlike grpc-js,
+ * a raw client never cancels on its own: a `grpc-timeout` header is then enforced by the server
+ * alone. `status` resolves with the grpc-status the server sent (undefined if the stream was reset).
+ */
+export function openRawStream(
+  session: http2.ClientHttp2Session,
+  path: string,
+  body: Buffer,
+  options: { headers?: Record<string, string>; halfClose?: boolean } = {},
+): { stream: http2.ClientHttp2Stream; status: Promise<number | undefined> } {
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    ...options.headers,
+  });
+  // Settles on the server's grpc-status (a half-open stream never closes) or on close.
+  const status = new Promise<number | undefined>((resolve) => {
+    const read = (h: http2.IncomingHttpHeaders) => {
+      if (h['grpc-status'] !== undefined) resolve(Number(h['grpc-status']));
+    };
+    stream.on('response', read);
+    stream.on('trailers', read);
+    stream.on('close', () => resolve(undefined));
+  });
+  stream.on('error', () => undefined);
+  if (options.halfClose === false) stream.write(body);
+  else stream.end(body);
+  return { stream, status };
+}

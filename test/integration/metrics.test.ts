@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
-import { FeatureDatabase } from '../../src/routeguide/features';
 import { getFeature, listFeatures, recordRoute, routeChat } from '../helpers/calls';
 import { canonicalFeatures, featuresInBox } from '../helpers/canonical';
 import { check, healthClient, httpGet, scrape } from '../helpers/ops';
 import { countingDatabase, syntheticFeatures } from '../helpers/features';
+import { connect, frame, openRawStream } from '../helpers/raw-grpc';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const GET_FEATURE = {
@@ -12,6 +12,12 @@ const GET_FEATURE = {
   grpc_service: 'routeguide.RouteGuide',
   grpc_method: 'GetFeature',
 };
+const RECORD_ROUTE = {
+  grpc_type: 'client_stream',
+  grpc_service: 'routeguide.RouteGuide',
+  grpc_method: 'RecordRoute',
+};
+const RECORD_ROUTE_PATH = '/routeguide.RouteGuide/RecordRoute';
 const LIST_FEATURES = {
   grpc_type: 'server_stream',
   grpc_service: 'routeguide.RouteGuide',
@@ -151,25 +157,21 @@ describe('Prometheus metrics', () => {
   });
 
   it('records DeadlineExceeded, Unauthenticated and calls of other services', async () => {
-    const many = Array.from({ length: 50_000 }, (_, i) => ({
-      name: 'x'.repeat(50),
-      location: { latitude: i, longitude: 0 },
-    }));
-    server = await startTestServer({
-      features: FeatureDatabase.fromFeatures(many),
-      env: { AUTH_TOKEN: 'sekret' },
-    });
-    const authorized = new grpc.Metadata();
-    authorized.set('authorization', 'Bearer sekret');
-    // A reader that never reads: the stream stalls on flow control until the deadline.
-    const call = server.client.ListFeatures(
-      { lo: { latitude: 0, longitude: 0 }, hi: { latitude: 50_000, longitude: 0 } },
-      authorized,
-      { deadline: Date.now() + 300 },
+    server = await startTestServer({ env: { AUTH_TOKEN: 'sekret' } });
+    // A RecordRoute that never half-closes, from a raw client: unlike grpc-js, it does not
+    // cancel at its deadline, so the server's own deadline ends the call, every time.
+    const session = await connect(server.address);
+    const { status } = openRawStream(
+      session,
+      RECORD_ROUTE_PATH,
+      frame(Buffer.from('08011002', 'hex')),
+      {
+        headers: { authorization: 'Bearer sekret', 'grpc-timeout': '300m' },
+        halfClose: false,
+      },
     );
-    call.pause();
-    const error = await new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
-    expect(error.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(await status).toBe(grpc.status.DEADLINE_EXCEEDED);
+    session.destroy();
 
     await expect(getFeature(server.client, { latitude: 1, longitude: 1 })).rejects.toMatchObject({
       code: grpc.status.UNAUTHENTICATED,
@@ -180,14 +182,15 @@ describe('Prometheus metrics', () => {
 
     let m = await scrape(metricsPort());
     const until = Date.now() + 10_000;
-    while (m.value('grpc_server_handled_total', LIST_FEATURES) === 0 && Date.now() < until) {
+    while (m.value('grpc_server_handled_total', RECORD_ROUTE) === 0 && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       m = await scrape(metricsPort());
     }
     expect(
-      m.value('grpc_server_handled_total', { ...LIST_FEATURES, grpc_code: 'DeadlineExceeded' }),
+      m.value('grpc_server_handled_total', { ...RECORD_ROUTE, grpc_code: 'DeadlineExceeded' }),
     ).toBe(1);
-    expect(m.value('grpc_server_handled_total', LIST_FEATURES)).toBe(1);
+    expect(m.value('grpc_server_handled_total', RECORD_ROUTE)).toBe(1);
+    expect(m.value('grpc_server_msg_received_total', RECORD_ROUTE)).toBe(1);
     expect(m.value('grpc_server_started_total', GET_FEATURE)).toBe(1);
     expect(
       m.value('grpc_server_handled_total', { ...GET_FEATURE, grpc_code: 'Unauthenticated' }),
