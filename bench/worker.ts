@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../src/generated/route_guide';
 import type { RouteGuideClient } from '../src/generated/routeguide/RouteGuide';
-import { PROTO_LOADER_OPTIONS } from '../src/proto';
+import { PROTO_LOADER_OPTIONS } from '../src/grpc/proto';
 import { createRandom, GRID_E7 } from './generate';
 import { repoRoot } from './paths';
 import type {

@@ -6,8 +6,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from './config';
-import { formatAddress } from './address';
-import { loadHealthClientConstructor } from './proto';
+import { formatAddress } from './grpc/address';
+import { loadHealthClientConstructor } from './grpc/proto';
 
 /** Exit codes: 0 SERVING, 1 anything else (not serving, unreachable, timed out), 2 bad configuration. */
 const EXIT_UNHEALTHY = 1;

@@ -1,19 +1,19 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { formatAddress } from './address';
-import { bearerTokenInterceptor } from './auth';
+import { formatAddress } from './grpc/address';
+import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
-import { ServerHealth } from './health';
+import { ServerHealth } from './grpc/health';
 import type { Logger } from './observability/logging';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
 import { replicaIdInterceptor } from './observability/replica';
-import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './proto';
-import { ServerReflection } from './reflection';
+import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
+import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
 import { NotesStore } from './routeguide/notes';
 import { createRouteGuideService } from './routeguide/service';
-import { serverCredentials } from './tls';
+import { serverCredentials } from './grpc/tls';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {

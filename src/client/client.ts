@@ -12,7 +12,7 @@ import {
   loadRouteGuideProto,
   type HealthClient,
   type HealthStatus,
-} from '../proto';
+} from '../grpc/proto';
 import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
 import { DEFAULT_RETRY, defaultServiceConfig, type RetryOptions } from './service-config';
 import { DEFAULT_TARGET, isXdsTarget } from './targets';
@@ -57,7 +57,7 @@ export interface Answered<T> {
   readonly replica: string | undefined;
 }
 
-export type { HealthStatus } from '../proto';
+export type { HealthStatus } from '../grpc/proto';
 
 function replicaOf(metadata: grpc.Metadata | undefined): string | undefined {
   const value = metadata?.get(REPLICA_HEADER)[0];

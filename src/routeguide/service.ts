@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { toServiceError, toStatusObject } from '../errors';
+import { toServiceError, toStatusObject } from '../grpc/errors';
 import type { Feature as FeatureMessage } from '../generated/routeguide/Feature';
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
 import type { Logger } from '../observability/logging';

@@ -2,10 +2,10 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
-import type { ProtoGrpcType } from './generated/route_guide';
+import type { ProtoGrpcType } from '../generated/route_guide';
 
 /** Directory holding the .proto files (protos/ beside src/ and dist/). */
-export const PROTO_DIR = path.resolve(__dirname, '..', 'protos');
+export const PROTO_DIR = path.resolve(__dirname, '..', '..', 'protos');
 export const ROUTE_GUIDE_PROTO = path.join(PROTO_DIR, 'route_guide.proto');
 
 /**

@@ -1,6 +1,6 @@
 import { Metadata, status as Status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
-import type { Logger } from './observability/logging';
-import { InvalidInputError } from './routeguide/geo';
+import type { Logger } from '../observability/logging';
+import { InvalidInputError } from '../routeguide/geo';
 
 /** An RPC failure with a gRPC status; `cause` keeps the original error for logs. */
 export class RpcError extends Error implements ServiceError {

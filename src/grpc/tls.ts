@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import type { Config } from './config';
+import type { Config } from '../config';
 
 /** A certificate or key file that cannot be read; start-up fails with its name. */
 export class TlsFileError extends Error {
