@@ -29,7 +29,6 @@ function readConfig(): Config {
 async function startTracingOrExit(config: Config): Promise<Tracing> {
   try {
     return await startTracing({
-      env: process.env,
       serviceName: 'routeguide',
       serviceInstanceId: config.replicaId,
     });

@@ -13,7 +13,7 @@ const EXIT_USAGE = 2;
 async function main(): Promise<number> {
   let tracing: Tracing;
   try {
-    tracing = await startTracing({ env: process.env, serviceName: 'routeguide-cli' });
+    tracing = await startTracing({ serviceName: 'routeguide-cli' });
   } catch (error) {
     if (!(error instanceof TracingConfigError)) throw error;
     process.stderr.write(`routeguide: ${error.message}\n`);

@@ -51,8 +51,6 @@ export interface TracingSettings {
 
 /** Options for {@link startTracing}. */
 export interface TracingOptions {
-  /** Where to read the OTEL_* variables. */
-  readonly env: NodeJS.ProcessEnv;
   /** `service.name` unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` says otherwise. */
   readonly serviceName: string;
   /**

@@ -101,7 +101,8 @@ export function tracingSettings(env: NodeJS.ProcessEnv): TracingSettings | undef
  * {@link TracingConfigError} for an invalid OTEL_* value.
  */
 export async function startTracing(options: TracingOptions): Promise<Tracing> {
-  const settings = tracingSettings(options.env);
+  // process.env, not a parameter: the SDK's exporters, sampler and resource read it too.
+  const settings = tracingSettings(process.env);
   if (settings === undefined) return TRACING_OFF;
   const { startOpenTelemetry } = await import('./tracing-sdk');
   return startOpenTelemetry(settings, options);
