@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,9 @@ const GET_FEATURE = 'grpc.routeguide.RouteGuide/GetFeature';
 const KNOWN = ['407838351', '-746143763'];
 /** Latitude out of range: the server answers INVALID_ARGUMENT (the CLI does not check E7 ranges). */
 const OUT_OF_RANGE = ['1000000000', '0'];
+
+/** The built facade; the withSpan test drives it in a child process (see there). */
+const TRACING_JS = path.resolve(__dirname, '..', '..', 'dist', 'observability', 'tracing.js');
 
 /** `@opentelemetry/<package>` names among the loaded module paths. */
 function otelPackages(modules: readonly string[]): string[] {
@@ -219,6 +223,71 @@ describe('tracing with OpenTelemetry (OTLP/HTTP to a receiver in the suite)', ()
       expect(receiver.spans.length).toBe(before);
     },
   );
+
+  // In a child process: the OTLP HTTP exporter loads node:http with import(), which Jest's
+  // module system does not support.
+  test('withSpan (the seam for the Redis store) makes child spans of the active span, records failures; log fields follow the active span', async () => {
+    const script = `
+      const { startTracing } = require(${JSON.stringify(TRACING_JS)});
+      (async () => {
+        const tracing = await startTracing({ serviceName: 'facade', serviceInstanceId: 'r-1' });
+        const seen = [tracing.logFields()];
+        const attributes = { 'db.system.name': 'redis', 'db.operation.name': 'RPUSH', absent: undefined };
+        await tracing.withSpan('outer', {}, async () => {
+          seen.push(tracing.logFields());
+          await tracing.withSpan('RPUSH', attributes, async () => seen.push(tracing.logFields()));
+          await tracing.withSpan('GET', {}, () => Promise.reject(new Error('connection lost'))).catch(
+            (error) => seen.push({ rethrown: error.message }),
+          );
+        });
+        seen.push(tracing.logFields());
+        await tracing.shutdown();
+        process.stdout.write(JSON.stringify(seen));
+      })();`;
+    const before = receiver.spans.length;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ['-e', script],
+        {
+          env: {
+            PATH: process.env['PATH'] ?? '',
+            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+            OTEL_BSP_SCHEDULE_DELAY: '600000',
+          },
+          timeout: 20_000,
+        },
+        (error, out) => (error ? reject(error) : resolve(out)),
+      ),
+    );
+    const spans = (await receiver.waitFor((all) => all.length >= before + 3)).slice(before);
+    const byName = Object.fromEntries(spans.map((s) => [s.name, s]));
+    const outer = byName['outer']!;
+    const push = byName['RPUSH']!;
+    const get = byName['GET']!;
+    expect(outer.parentSpanId).toBe('');
+    expect(push).toMatchObject({
+      traceId: outer.traceId,
+      parentSpanId: outer.spanId,
+      kind: OTLP_SPAN_KIND.CLIENT,
+      attributes: { 'db.system.name': 'redis', 'db.operation.name': 'RPUSH' },
+      status: { code: OTLP_STATUS.UNSET },
+      resource: expect.objectContaining({ 'service.name': 'facade', 'service.instance.id': 'r-1' }),
+    });
+    expect(push.attributes).not.toHaveProperty('absent');
+    expect(get).toMatchObject({
+      traceId: outer.traceId,
+      parentSpanId: outer.spanId,
+      status: { code: OTLP_STATUS.ERROR, message: 'connection lost' },
+    });
+    expect(JSON.parse(stdout)).toEqual([
+      {},
+      { trace_id: outer.traceId, span_id: outer.spanId, trace_flags: '01' },
+      { trace_id: outer.traceId, span_id: push.spanId, trace_flags: '01' },
+      { rethrown: 'connection lost' },
+      {},
+    ]);
+  });
 
   test('on: the SDK, the gRPC instrumentation and one exporter are loaded (and no other exporter)', async () => {
     const modules = path.join(dir, 'cli-on.json');
