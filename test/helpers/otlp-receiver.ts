@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 
 /**
@@ -61,7 +62,7 @@ export interface ReceivedSpan {
   readonly status: { readonly code: number; readonly message: string };
   readonly resource: Readonly<Record<string, AttributeValue>>;
   readonly scope: string;
-  /** `application/x-protobuf` or `application/json`. */
+  /** `application/x-protobuf`, `application/json` or `application/grpc`. */
   readonly contentType: string;
 }
 
@@ -154,6 +155,19 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** The OTLP/gRPC trace service, with raw bytes in and out (decoded like the HTTP bodies). */
+const TRACE_SERVICE: grpc.ServiceDefinition = {
+  Export: {
+    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (bytes: Buffer) => bytes,
+    requestDeserialize: (bytes: Buffer) => bytes,
+    responseSerialize: (bytes: Buffer) => bytes,
+    responseDeserialize: (bytes: Buffer) => bytes,
+  },
+};
+
 /**
  * An OTLP/HTTP trace receiver on 127.0.0.1:0 (what an OpenTelemetry Collector's `otlp` receiver
  * does on :4318): accepts `POST /v1/traces` as `application/x-protobuf` or `application/json`,
@@ -165,7 +179,37 @@ export class OtlpReceiver {
   readonly rejected: string[] = [];
   private readonly waiters: (() => void)[] = [];
 
+  private grpcServer: grpc.Server | undefined;
+  private grpcPort: number | undefined;
+
   private constructor(private readonly server: Server) {}
+
+  /** Also receive OTLP/gRPC (`TraceService/Export`) on another 127.0.0.1 port. */
+  async startGrpc(): Promise<void> {
+    const server = new grpc.Server();
+    server.addService(TRACE_SERVICE, {
+      Export: (
+        call: grpc.ServerUnaryCall<Buffer, Buffer>,
+        callback: grpc.sendUnaryData<Buffer>,
+      ) => {
+        this.spans.push(...spansOf(decodeProtobuf(call.request), 'application/grpc'));
+        callback(null, Buffer.alloc(0));
+        for (const wake of this.waiters.splice(0)) wake();
+      },
+    });
+    this.grpcServer = server;
+    this.grpcPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      ),
+    );
+  }
+
+  /** Endpoint of the gRPC receiver (after startGrpc). */
+  get grpcEndpoint(): string {
+    if (this.grpcPort === undefined) throw new Error('startGrpc() first');
+    return `http://127.0.0.1:${this.grpcPort}`;
+  }
 
   static async start(): Promise<OtlpReceiver> {
     const server = createServer();
@@ -228,6 +272,7 @@ export class OtlpReceiver {
   }
 
   close(): Promise<void> {
+    this.grpcServer?.forceShutdown();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();

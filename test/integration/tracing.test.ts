@@ -42,7 +42,7 @@ async function stop(server: ServerProcess): Promise<void> {
   expect(await server.exited).toEqual({ code: 0, signal: null });
 }
 
-describe('tracing with OpenTelemetry (OTLP/HTTP to a receiver in the suite)', () => {
+describe('tracing with OpenTelemetry (OTLP to a receiver in the suite)', () => {
   let receiver: OtlpReceiver;
   const servers: ServerProcess[] = [];
 
@@ -174,6 +174,29 @@ describe('tracing with OpenTelemetry (OTLP/HTTP to a receiver in the suite)', ()
       }),
     ]);
     expect(spans[0]!.traceId).toMatch(/^[0-9a-f]{32}$/);
+    await stop(server);
+  });
+
+  test('OTEL_EXPORTER_OTLP_PROTOCOL=grpc: the client span arrives over OTLP/gRPC, and the export call itself is not traced', async () => {
+    await receiver.startGrpc();
+    const server = spawnServer({ METRICS: 'false' });
+    servers.push(server);
+    const port = await servingPort(server);
+    const before = receiver.spans.length;
+    const result = await cli(['get', ...KNOWN, '--target', `127.0.0.1:${port}`], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.grpcEndpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+    });
+    expect(result.code).toBe(0);
+    const spans = (await receiver.waitFor((all) => all.length > before)).slice(before);
+    expect(spans).toEqual([
+      expect.objectContaining({
+        name: GET_FEATURE,
+        kind: OTLP_SPAN_KIND.CLIENT,
+        contentType: 'application/grpc',
+        attributes: expect.objectContaining({ 'rpc.grpc.status_code': 0 }),
+      }),
+    ]);
     await stop(server);
   });
 
