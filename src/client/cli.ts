@@ -25,7 +25,12 @@ async function main(): Promise<number> {
     err: (line) => process.stderr.write(`${line}\n`),
     stderrIsTty: process.stderr.isTTY === true,
   });
-  await tracing.shutdown();
+  if (tracing.enabled) {
+    await tracing.shutdown();
+    // An exporter still retrying an unreachable collector must not hold the exit up any longer
+    // than shutdown() waited (stdout and stderr are synchronous for files and pipes on Linux).
+    process.exit(code);
+  }
   return code;
 }
 
