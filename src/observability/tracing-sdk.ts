@@ -60,7 +60,10 @@ export const UNTRACED_GRPC_METHODS: readonly string[] = [
   'ServerReflectionInfo',
 ];
 
-/** Response header whose value client spans record (which replica answered). */
+/**
+ * Response header whose value client spans record (which replica answered): REPLICA_HEADER of
+ * ./replica, which this module cannot import (it loads @grpc/grpc-js before the instrumentation).
+ */
 const REPLICA_RESPONSE_HEADER = 'x-routeguide-replica';
 
 /**
