@@ -8,6 +8,7 @@ import type { Logger } from './observability/logging';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
 import { replicaIdInterceptor } from './observability/replica';
+import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
@@ -21,6 +22,11 @@ export interface RouteGuideAppOptions {
   readonly logger: Logger;
   /** Loaded and validated before the server is built, so it never serves half a database. */
   readonly features: FeatureDatabase;
+  /**
+   * Started by the entry point before @grpc/grpc-js was loaded (see observability/tracing.ts).
+   * Default: off.
+   */
+  readonly tracing?: Tracing;
 }
 
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
@@ -37,6 +43,8 @@ export class RouteGuideApp {
   readonly health: ServerHealth;
   /** Absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
+  /** Tracing facade for stores and other dependencies (`withSpan`); a no-op when tracing is off. */
+  readonly tracing: Tracing;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
@@ -45,6 +53,7 @@ export class RouteGuideApp {
   constructor(options: RouteGuideAppOptions) {
     this.options = options;
     const { config, logger, features } = options;
+    this.tracing = options.tracing ?? TRACING_OFF;
     this.notes = new NotesStore(config.notes);
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
@@ -93,7 +102,7 @@ export class RouteGuideApp {
     const { proto } = loadRouteGuideProto();
     this.server.addService(
       proto.routeguide.RouteGuide.service,
-      createRouteGuideService({ features, notes: this.notes, logger }),
+      this.tracing.traceHandlers(createRouteGuideService({ features, notes: this.notes, logger })),
     );
     this.health.addToServer(this.server);
     if (config.reflection) new ServerReflection().addToServer(this.server);

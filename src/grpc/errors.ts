@@ -23,7 +23,7 @@ function hasGrpcCode(error: unknown): error is Error & { code: Status; details?:
 
 /**
  * Translates anything a handler threw into the status the caller receives:
- * - invalid input → INVALID_ARGUMENT with the readable message;
+ * - invalid input → INVALID_ARGUMENT with the readable message (logged at debug level);
  * - an error that already carries a gRPC status → that status;
  * - anything else is a fault of ours → logged with its cause, INTERNAL to the caller,
  *   without internal details.
@@ -31,6 +31,7 @@ function hasGrpcCode(error: unknown): error is Error & { code: Status; details?:
 export function toServiceError(error: unknown, logger: Logger, method: string): RpcError {
   if (error instanceof RpcError) return error;
   if (error instanceof InvalidInputError) {
+    logger.debug({ method, code: 'INVALID_ARGUMENT', details: error.message }, 'call rejected');
     return new RpcError(Status.INVALID_ARGUMENT, error.message, { cause: error });
   }
   if (hasGrpcCode(error)) {
