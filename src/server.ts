@@ -3,7 +3,9 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
+import { CallCounter } from './grpc/call-counter';
 import { ServerHealth } from './grpc/health';
+import { OrcaLoadReporter } from './grpc/orca';
 import type { Logger } from './observability/logging';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
@@ -37,6 +39,8 @@ export class RouteGuideApp {
   readonly health: ServerHealth;
   /** Absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
+  /** ORCA load reports; absent when `ORCA=false`. */
+  readonly orca: OrcaLoadReporter | undefined;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
@@ -73,6 +77,24 @@ export class RouteGuideApp {
     // even refused calls carry it; authentication last, closest to the handlers.
     const interceptors: grpc.ServerInterceptor[] = [];
     if (this.metrics) interceptors.push(this.metrics.interceptor());
+    if (config.orca.enabled) {
+      // ORCA's QPS and errors per second need call totals: the metrics interceptor keeps them;
+      // without it, a counting interceptor takes its place.
+      // TODO(merge): read the perf branch's plain counters instead (one `totals()` either way).
+      let totals: () => { handled: number; failed: number };
+      if (this.metrics) {
+        const metrics = this.metrics;
+        totals = () => metrics.totals();
+      } else {
+        const counter = new CallCounter();
+        interceptors.push(counter.interceptor());
+        totals = () => counter.totals();
+      }
+      this.orca = new OrcaLoadReporter({
+        totals,
+        minReportIntervalMs: config.orca.minReportIntervalMs,
+      });
+    }
     interceptors.push(replicaIdInterceptor(config.replicaId));
     if (config.authToken !== undefined) {
       interceptors.push(
@@ -97,6 +119,7 @@ export class RouteGuideApp {
     );
     this.health.addToServer(this.server);
     if (config.reflection) new ServerReflection().addToServer(this.server);
+    this.orca?.addToServer(this.server);
   }
 
   /** The bound port (useful when the configured port is 0). */
@@ -128,6 +151,7 @@ export class RouteGuideApp {
       this.server.forceShutdown();
       throw error;
     }
+    this.orca?.start();
     this.health.setServing(true);
     return this.boundPort;
   }
@@ -147,6 +171,8 @@ export class RouteGuideApp {
     this.health.setServing(false);
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
+    // Load report streams never end by themselves either; clients fall back to their last weights.
+    this.orca?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
