@@ -18,6 +18,7 @@ import {
 } from './cli-args';
 import { createRouteGuideClient, DEFAULT_DEADLINE_MS, type RouteGuideClient } from './client';
 import type { TlsOptions } from './credentials';
+import { LOAD_BALANCING_POLICIES, type LoadBalancingPolicy } from './service-config';
 import { spread } from './spread';
 import { DEFAULT_TARGET } from './targets';
 
@@ -38,6 +39,8 @@ interface GlobalOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsServerName?: string;
+  lb: LoadBalancingPolicy;
+  outlierDetection: boolean;
 }
 
 /** What the CLI talks to; injectable so the process wiring stays in main(). */
@@ -120,6 +123,19 @@ export function buildProgram(io: Io): Command {
     .option('--tls-cert <file>', 'PEM client certificate (mutual TLS)')
     .option('--tls-key <file>', 'PEM key of the client certificate')
     .option('--tls-server-name <name>', 'name to verify the server certificate against')
+    .addOption(
+      new Option(
+        '--lb <policy>',
+        "balancing: round_robin, or weighted_round_robin (weights from the replicas' ORCA load reports)",
+      )
+        .choices(LOAD_BALANCING_POLICIES)
+        .default('round_robin'),
+    )
+    .option(
+      '--outlier-detection',
+      'eject a replica whose failure rate stands out (more than half its calls failing)',
+      false,
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
@@ -136,6 +152,7 @@ export function buildProgram(io: Io): Command {
       deadlineMs: o.deadline,
       token: o.token,
       tls: tlsOptions(o),
+      loadBalancing: { policy: o.lb, outlierDetection: o.outlierDetection },
     });
     try {
       return await run(client, o);
@@ -281,19 +298,29 @@ export function buildProgram(io: Io): Command {
             concurrency: opts.concurrency,
             onProgress: bar ? (done) => bar.update(done) : undefined,
           }).finally(() => bar?.stop());
-          print(o, { target: o.target, ...result }, () => {
+          print(o, { target: o.target, lb: o.lb, ...result }, () => {
             const table = new Table({
-              head: ['replica', 'calls', 'share'],
-              colAligns: ['left', 'right', 'right'],
+              head: ['replica', 'calls', 'share', 'p50 ms', 'p99 ms'],
+              colAligns: ['left', 'right', 'right', 'right', 'right'],
               style: { head: [], border: [] },
             });
             for (const [replica, calls] of Object.entries(result.replicas)) {
-              table.push([replica, calls, `${((100 * calls) / result.calls).toFixed(1)}%`]);
+              const latency = result.replicaLatencyMs[replica];
+              table.push([
+                replica,
+                calls,
+                `${((100 * calls) / result.calls).toFixed(1)}%`,
+                latency?.p50.toFixed(1) ?? '',
+                latency?.p99.toFixed(1) ?? '',
+              ]);
             }
             io.out(table.toString());
+            const { p50, p99 } = result.latencyMs;
             io.out(
-              `${result.calls} calls to ${o.target}: ${result.succeeded} ok, ${result.failed} failed, ` +
-                `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms`,
+              `${result.calls} calls to ${o.target} (${o.lb}${o.outlierDetection ? ', outlier detection' : ''}): ` +
+                `${result.succeeded} ok, ${result.failed} failed, ` +
+                `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms, ` +
+                `latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
             );
             for (const [error, count] of Object.entries(result.errors))
               io.out(`  ${count} × ${error}`);
