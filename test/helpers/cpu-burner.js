@@ -5,6 +5,9 @@
 // the loop and the process's CPU use goes up. Never loaded by the service itself.
 'use strict';
 
+const { performance } = require('node:perf_hooks');
+const { setInterval } = require('node:timers');
+
 const percent = Number(process.env.ROUTEGUIDE_TEST_BURN_PERCENT ?? '80');
 const periodMs = Number(process.env.ROUTEGUIDE_TEST_BURN_PERIOD_MS ?? '20');
 const burnMs = (periodMs * percent) / 100;
