@@ -14,6 +14,7 @@ import {
   parseCoordinate,
   parseNote,
   parsePoint,
+  parseNonNegativeInteger,
   parsePositiveInteger,
 } from './cli-args';
 import { createRouteGuideClient, DEFAULT_DEADLINE_MS, type RouteGuideClient } from './client';
@@ -283,9 +284,18 @@ export function buildProgram(io: Io): Command {
       (v) => parsePositiveInteger(v, '--concurrency'),
       10,
     )
+    .option(
+      '--warmup <ms>',
+      'first keep calls flowing this long without counting them (lets weighted round robin settle)',
+      (v) => parseNonNegativeInteger(v, '--warmup'),
+      0,
+    )
     .addOption(new Option('--no-progress', 'never show a progress bar'))
     .action(
-      async (opts: { calls: number; concurrency: number; progress: boolean }, command: Command) => {
+      async (
+        opts: { calls: number; concurrency: number; warmup: number; progress: boolean },
+        command: Command,
+      ) => {
         await withClient(command, async (client, o) => {
           const showBar =
             opts.progress && !o.json && io.stderrIsTty && opts.calls >= PROGRESS_MIN_CALLS;
@@ -296,9 +306,10 @@ export function buildProgram(io: Io): Command {
           const result = await spread(client, {
             calls: opts.calls,
             concurrency: opts.concurrency,
+            warmupMs: opts.warmup,
             onProgress: bar ? (done) => bar.update(done) : undefined,
           }).finally(() => bar?.stop());
-          print(o, { target: o.target, lb: o.lb, ...result }, () => {
+          print(o, { target: o.target, lb: o.lb, warmupMs: opts.warmup, ...result }, () => {
             const table = new Table({
               head: ['replica', 'calls', 'share', 'p50 ms', 'p99 ms'],
               colAligns: ['left', 'right', 'right', 'right', 'right'],
@@ -317,7 +328,8 @@ export function buildProgram(io: Io): Command {
             io.out(table.toString());
             const { p50, p99 } = result.latencyMs;
             io.out(
-              `${result.calls} calls to ${o.target} (${o.lb}${o.outlierDetection ? ', outlier detection' : ''}): ` +
+              `${result.calls} calls to ${o.target} (${o.lb}${o.outlierDetection ? ', outlier detection' : ''}` +
+                `${opts.warmup > 0 ? `, after ${opts.warmup} ms warm-up` : ''}): ` +
                 `${result.succeeded} ok, ${result.failed} failed, ` +
                 `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms, ` +
                 `latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,

@@ -16,6 +16,11 @@ export interface SpreadOptions {
   readonly concurrency?: number;
   /** Point to ask for; default SPREAD_POINT. */
   readonly point?: Point;
+  /**
+   * Before the counted calls, keep `concurrency` calls in flight for this long and count none
+   * of them: lets weighted round robin's weights settle. Default 0.
+   */
+  readonly warmupMs?: number;
   /** Called after each call ends, with the number of calls done so far. */
   readonly onProgress?: (done: number) => void;
 }
@@ -76,6 +81,13 @@ export async function spread(
 ): Promise<SpreadResult> {
   const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, options.calls));
   const point = options.point ?? SPREAD_POINT;
+  if ((options.warmupMs ?? 0) > 0) {
+    const until = Date.now() + options.warmupMs!;
+    const warm = async (): Promise<void> => {
+      while (Date.now() < until) await client.getFeature(point).catch(() => undefined);
+    };
+    await Promise.all(Array.from({ length: concurrency }, warm));
+  }
   const replicas = new Map<string, number>();
   const latencies = new Float64Array(options.calls);
   const byReplica = new Map<string, number[]>();
