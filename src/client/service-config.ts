@@ -80,8 +80,9 @@ export const DEFAULT_WEIGHTED_ROUND_ROBIN: Required<WeightedRoundRobinOptions> =
  * outlier_detection tuning (gRFC A50, failure-percentage ejection): every `intervalMs`, a
  * replica that got at least `requestVolume` calls (attempts; retries count separately) of which
  * more than `thresholdPercent` failed (any status other than OK) is ejected for
- * `baseEjectionTimeMs` × the number of times it was ejected (at most `maxEjectionTimeMs`). Never
- * more than `maxEjectionPercent` of the replicas are out at once (at least one may always be).
+ * `baseEjectionTimeMs` × the number of times it was ejected (at most `maxEjectionTimeMs`). New
+ * ejections stop once `maxEjectionPercent` of the replicas are out (grpc-js checks before each
+ * ejection, so one more may go: with three replicas and 50%, up to two).
  */
 export interface OutlierDetectionOptions {
   /** Default 1000 (grpc: 10000). */
