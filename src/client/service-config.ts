@@ -143,9 +143,9 @@ function duration(ms: number): { seconds: number; nanos: number } {
  * (`GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION=false` unregisters it, and grpc-js takes the
  * first entry it knows).
  */
-export function loadBalancingConfig(options: LoadBalancingOptions = {}): Record<string, unknown>[] {
+export function loadBalancingConfig(options: LoadBalancingOptions = {}): Record<string, object>[] {
   const policy = options.policy ?? 'round_robin';
-  let child: Record<string, unknown>;
+  let child: Record<string, object>;
   if (policy === 'weighted_round_robin') {
     const w = { ...DEFAULT_WEIGHTED_ROUND_ROBIN, ...options.weightedRoundRobin };
     child = {
