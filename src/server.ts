@@ -93,6 +93,7 @@ export class RouteGuideApp {
       this.orca = new OrcaLoadReporter({
         totals,
         minReportIntervalMs: config.orca.minReportIntervalMs,
+        onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
       });
     }
     interceptors.push(replicaIdInterceptor(config.replicaId));

@@ -33,12 +33,19 @@ export interface OrcaLoadReporterOptions {
    * capped at `os.availableParallelism()`, see observability/cpu-limit.ts.
    */
   readonly cpuLimit?: () => number;
+  /** Told about a sample or a report that failed (the reporter carries on). Default: ignore. */
+  readonly onError?: (error: unknown) => void;
 }
 
 /** What a StreamCoreMetrics client gets when it does not say (grpc-go and grpc-js use 30 s). */
 export const DEFAULT_REPORT_INTERVAL_MS = 30_000;
 export const DEFAULT_MIN_REPORT_INTERVAL_MS = 1_000;
 export const DEFAULT_SAMPLE_INTERVAL_MS = 1_000;
+/**
+ * Longest report interval granted: Node runs a timer longer than 2³¹−1 ms every millisecond
+ * instead, so a client asking for a year must not get one.
+ */
+export const MAX_REPORT_INTERVAL_MS = 3_600_000;
 
 export const ORCA_SERVICE_NAME = 'xds.service.orca.v3.OpenRcaService';
 
@@ -117,6 +124,7 @@ export class OrcaLoadReporter {
   private readonly sampleIntervalMs: number;
   private readonly minReportIntervalMs: number;
   private readonly cpuLimit: () => number;
+  private readonly onError: (error: unknown) => void;
   private readonly streams = new Map<OrcaStream, NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
   private last: { cpu: NodeJS.CpuUsage; at: bigint; handled: number; failed: number } | undefined;
@@ -127,6 +135,16 @@ export class OrcaLoadReporter {
     this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
     this.minReportIntervalMs = options.minReportIntervalMs ?? DEFAULT_MIN_REPORT_INTERVAL_MS;
     this.cpuLimit = options.cpuLimit ?? detectCpuLimit;
+    this.onError = options.onError ?? (() => undefined);
+  }
+
+  /** Runs `work`, handing any error to `onError`: a timer callback must never throw. */
+  private guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.onError(error);
+    }
   }
 
   /** The latest report (all zero until the first window has passed). */
@@ -137,8 +155,8 @@ export class OrcaLoadReporter {
   /** Starts sampling; the first report is ready one sample interval later. */
   start(): void {
     if (this.timer !== undefined) return;
-    this.sample();
-    this.timer = setInterval(() => this.sample(), this.sampleIntervalMs);
+    this.guarded(() => this.sample());
+    this.timer = setInterval(() => this.guarded(() => this.sample()), this.sampleIntervalMs);
     this.timer.unref();
   }
 
@@ -188,14 +206,15 @@ export class OrcaLoadReporter {
 
   private subscribe(call: OrcaStream): void {
     const requested = durationMs(call.request.report_interval);
-    const intervalMs = Math.max(
-      requested > 0 ? requested : DEFAULT_REPORT_INTERVAL_MS,
-      this.minReportIntervalMs,
+    const intervalMs = Math.min(
+      Math.max(requested > 0 ? requested : DEFAULT_REPORT_INTERVAL_MS, this.minReportIntervalMs),
+      MAX_REPORT_INTERVAL_MS,
     );
-    const send = (): void => {
-      // A client that stops reading gets no more reports until it catches up.
-      if (!call.writableNeedDrain) call.write(this.latest);
-    };
+    const send = (): void =>
+      this.guarded(() => {
+        // A client that stops reading gets no more reports until it catches up.
+        if (!call.writableNeedDrain) call.write(this.latest);
+      });
     if (this.latest !== ZERO_REPORT) send();
     const timer = setInterval(send, intervalMs);
     this.streams.set(call, timer);

@@ -87,6 +87,18 @@ describe('ORCA load reports (xds.service.orca.v3.OpenRcaService)', () => {
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(DEFAULT_MIN_REPORT_INTERVAL_MS - 20);
   });
 
+  it('caps a huge report interval instead of letting Node fire it every millisecond', async () => {
+    server = await startTestServer();
+    // Once a first sample exists (after 1 s), a new subscriber gets it at once.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const tenYearsMs = 10 * 365 * 24 * 3600 * 1000;
+    const sub = subscribe(server.address, tenYearsMs);
+    await sub.reportsReceived(1);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    sub.close();
+    expect(sub.reports).toHaveLength(1);
+  });
+
   it('ends the streams with OK on shutdown instead of holding it up', async () => {
     server = await startTestServer();
     const sub = subscribe(server.address, 1000);
