@@ -172,7 +172,7 @@ export class RouteGuideApp {
     this.health.setServing(false);
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
-    // Load report streams never end by themselves either; clients fall back to their last weights.
+    // Load report streams never end by themselves either; clients keep their last weights.
     this.orca?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

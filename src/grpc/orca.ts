@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { cpuLimit as detectCpuLimit } from '../observability/cpu-limit';
 
@@ -160,18 +160,22 @@ export class OrcaLoadReporter {
     this.timer.unref();
   }
 
-  /** Stops sampling and ends every open StreamCoreMetrics stream (they never end by themselves). */
+  /**
+   * Stops sampling and ends every open StreamCoreMetrics stream (they never end by themselves),
+   * with UNAVAILABLE: a grpc-js client subscribes again after an error, but after a stream that
+   * ended OK it never does for that subchannel, even once it reconnects to a new server there.
+   */
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
     this.endStreams();
   }
 
-  /** Ends every StreamCoreMetrics stream with OK, so they do not hold a graceful shutdown up. */
+  /** Ends every StreamCoreMetrics stream (UNAVAILABLE), so they do not hold a graceful shutdown up. */
   endStreams(): void {
     for (const [call, timer] of this.streams) {
       clearInterval(timer);
-      call.end();
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server shutting down' });
     }
     this.streams.clear();
   }

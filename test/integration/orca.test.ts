@@ -99,7 +99,7 @@ describe('ORCA load reports (xds.service.orca.v3.OpenRcaService)', () => {
     expect(sub.reports).toHaveLength(1);
   });
 
-  it('ends the streams with OK on shutdown instead of holding it up', async () => {
+  it('ends the streams (UNAVAILABLE, so clients subscribe again) on shutdown instead of holding it up', async () => {
     server = await startTestServer();
     const sub = subscribe(server.address, 1000);
     await sub.reportsReceived(1);
@@ -107,7 +107,7 @@ describe('ORCA load reports (xds.service.orca.v3.OpenRcaService)', () => {
     await server.app.shutdown(10_000);
     server = undefined;
     expect(Date.now() - started).toBeLessThan(5000);
-    expect((await sub.ended).code).toBe(grpc.status.OK);
+    expect((await sub.ended).code).toBe(grpc.status.UNAVAILABLE);
   });
 
   it('is absent with ORCA=false (UNIMPLEMENTED, which grpc-js clients take as "no reports")', async () => {
