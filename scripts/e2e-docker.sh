@@ -174,6 +174,17 @@ node scripts/e2e-docker-helpers.js spread "$work/spread.json" "${ids[@]}" ||
   fail "spread did not reach every replica"
 pass "spread --json: 300 calls, 0 failed, every replica (${ids[*]}) served calls"
 
+# Weighted round robin: the replicas' ORCA load reports (cgroup-aware CPU inside containers).
+timeout 120 "${compose_cmd[@]}" run --rm -T client dist/client/cli.js spread \
+  --target dns:///routeguide:50051 --lb weighted_round_robin --outlier-detection --warmup 3000 \
+  --calls 300 --json >"$work/spread-wrr.json" 2>"$work/spread-wrr.err" || {
+  cat "$work/spread-wrr.err" "$work/spread-wrr.json"
+  fail "client spread --lb weighted_round_robin --json"
+}
+node scripts/e2e-docker-helpers.js spread "$work/spread-wrr.json" "${ids[@]}" ||
+  fail "weighted round robin did not reach every replica"
+pass "spread --lb weighted_round_robin --outlier-detection: 300 calls, 0 failed, every replica served calls"
+
 # --- metrics ---------------------------------------------------------------------------------
 # The image has no curl or shell: fetch /metrics with the image's own Node, inside each replica.
 scrape="fetch('http://127.0.0.1:$METRICS_PORT/metrics').then(async (r) => {

@@ -55,6 +55,8 @@ const schema = z
     METRICS: boolean.default(true),
     METRICS_PORT: port.default(9464),
     REFLECTION: boolean.default(true),
+    ORCA: boolean.default(true),
+    ORCA_MIN_REPORT_INTERVAL_MS: integer(100, 3_600_000).default(1000),
     SHUTDOWN_DELAY_MS: nonNegative.default(0),
     SHUTDOWN_GRACE_MS: nonNegative.default(10_000),
     TLS_CERT_FILE: file,
@@ -102,6 +104,11 @@ export interface Config {
   readonly metrics: { readonly enabled: boolean; readonly port: number };
   /** Serve grpc.reflection v1 and v1alpha. */
   readonly reflection: boolean;
+  /**
+   * ORCA load reports (xds.service.orca.v3.OpenRcaService) for weighted round robin clients;
+   * `minReportIntervalMs` is the shortest report interval a client may ask for.
+   */
+  readonly orca: { readonly enabled: boolean; readonly minReportIntervalMs: number };
   readonly shutdown: {
     /** Time between reporting NOT_SERVING and refusing new calls, so load balancers notice. */
     readonly delayMs: number;
@@ -172,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
     reflection: e.REFLECTION,
+    orca: { enabled: e.ORCA, minReportIntervalMs: e.ORCA_MIN_REPORT_INTERVAL_MS },
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
     ...(e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
       ? {

@@ -3,7 +3,9 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
+import { CallCounter } from './grpc/call-counter';
 import { ServerHealth } from './grpc/health';
+import { OrcaLoadReporter } from './grpc/orca';
 import type { Logger } from './observability/logging';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
@@ -45,6 +47,8 @@ export class RouteGuideApp {
   readonly metrics: GrpcServerMetrics | undefined;
   /** Tracing facade for stores and other dependencies (`withSpan`); a no-op when tracing is off. */
   readonly tracing: Tracing;
+  /** ORCA load reports; absent when `ORCA=false`. */
+  readonly orca: OrcaLoadReporter | undefined;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
@@ -82,6 +86,25 @@ export class RouteGuideApp {
     // even refused calls carry it; authentication last, closest to the handlers.
     const interceptors: grpc.ServerInterceptor[] = [];
     if (this.metrics) interceptors.push(this.metrics.interceptor());
+    if (config.orca.enabled) {
+      // ORCA's QPS and errors per second need call totals: the metrics interceptor keeps them;
+      // without it, a counting interceptor takes its place.
+      // TODO(merge): read the perf branch's plain counters instead (one `totals()` either way).
+      let totals: () => { handled: number; failed: number };
+      if (this.metrics) {
+        const metrics = this.metrics;
+        totals = () => metrics.totals();
+      } else {
+        const counter = new CallCounter();
+        interceptors.push(counter.interceptor());
+        totals = () => counter.totals();
+      }
+      this.orca = new OrcaLoadReporter({
+        totals,
+        minReportIntervalMs: config.orca.minReportIntervalMs,
+        onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
+      });
+    }
     interceptors.push(replicaIdInterceptor(config.replicaId));
     if (config.authToken !== undefined) {
       interceptors.push(
@@ -106,6 +129,7 @@ export class RouteGuideApp {
     );
     this.health.addToServer(this.server);
     if (config.reflection) new ServerReflection().addToServer(this.server);
+    this.orca?.addToServer(this.server);
   }
 
   /** The bound port (useful when the configured port is 0). */
@@ -137,6 +161,7 @@ export class RouteGuideApp {
       this.server.forceShutdown();
       throw error;
     }
+    this.orca?.start();
     this.health.setServing(true);
     return this.boundPort;
   }
@@ -156,6 +181,8 @@ export class RouteGuideApp {
     this.health.setServing(false);
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
+    // Load report streams never end by themselves either; clients keep their last weights.
+    this.orca?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');

@@ -16,10 +16,12 @@ import {
   parseCoordinate,
   parseNote,
   parsePoint,
+  parseNonNegativeInteger,
   parsePositiveInteger,
 } from './cli-args';
 import { createRouteGuideClient, DEFAULT_DEADLINE_MS, type RouteGuideClient } from './client';
 import type { TlsOptions } from './credentials';
+import { LOAD_BALANCING_POLICIES, type LoadBalancingPolicy } from './service-config';
 import { spread } from './spread';
 import { DEFAULT_TARGET } from './targets';
 
@@ -40,6 +42,8 @@ interface GlobalOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsServerName?: string;
+  lb: LoadBalancingPolicy;
+  outlierDetection: boolean;
 }
 
 /** What the CLI talks to; injectable so the process wiring stays in main(). */
@@ -122,6 +126,19 @@ export function buildProgram(io: Io): Command {
     .option('--tls-cert <file>', 'PEM client certificate (mutual TLS)')
     .option('--tls-key <file>', 'PEM key of the client certificate')
     .option('--tls-server-name <name>', 'name to verify the server certificate against')
+    .addOption(
+      new Option(
+        '--lb <policy>',
+        "balancing: round_robin, or weighted_round_robin (weights from the replicas' ORCA load reports)",
+      )
+        .choices(LOAD_BALANCING_POLICIES)
+        .default('round_robin'),
+    )
+    .option(
+      '--outlier-detection',
+      'eject a replica whose failure rate stands out (more than half its calls failing)',
+      false,
+    )
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.out(s.trimEnd()),
@@ -138,6 +155,7 @@ export function buildProgram(io: Io): Command {
       deadlineMs: o.deadline,
       token: o.token,
       tls: tlsOptions(o),
+      loadBalancing: { policy: o.lb, outlierDetection: o.outlierDetection },
     });
     try {
       return await run(client, o);
@@ -268,9 +286,18 @@ export function buildProgram(io: Io): Command {
       (v) => parsePositiveInteger(v, '--concurrency'),
       10,
     )
+    .option(
+      '--warmup <ms>',
+      'first keep calls flowing this long without counting them (lets weighted round robin settle)',
+      (v) => parseNonNegativeInteger(v, '--warmup'),
+      0,
+    )
     .addOption(new Option('--no-progress', 'never show a progress bar'))
     .action(
-      async (opts: { calls: number; concurrency: number; progress: boolean }, command: Command) => {
+      async (
+        opts: { calls: number; concurrency: number; warmup: number; progress: boolean },
+        command: Command,
+      ) => {
         await withClient(command, async (client, o) => {
           const showBar =
             opts.progress && !o.json && io.stderrIsTty && opts.calls >= PROGRESS_MIN_CALLS;
@@ -281,21 +308,33 @@ export function buildProgram(io: Io): Command {
           const result = await spread(client, {
             calls: opts.calls,
             concurrency: opts.concurrency,
+            warmupMs: opts.warmup,
             onProgress: bar ? (done) => bar.update(done) : undefined,
           }).finally(() => bar?.stop());
-          print(o, { target: o.target, ...result }, () => {
+          print(o, { target: o.target, lb: o.lb, warmupMs: opts.warmup, ...result }, () => {
             const table = new Table({
-              head: ['replica', 'calls', 'share'],
-              colAligns: ['left', 'right', 'right'],
+              head: ['replica', 'calls', 'share', 'p50 ms', 'p99 ms'],
+              colAligns: ['left', 'right', 'right', 'right', 'right'],
               style: { head: [], border: [] },
             });
             for (const [replica, calls] of Object.entries(result.replicas)) {
-              table.push([replica, calls, `${((100 * calls) / result.calls).toFixed(1)}%`]);
+              const latency = result.replicaLatencyMs[replica];
+              table.push([
+                replica,
+                calls,
+                `${((100 * calls) / result.calls).toFixed(1)}%`,
+                latency?.p50.toFixed(1) ?? '',
+                latency?.p99.toFixed(1) ?? '',
+              ]);
             }
             io.out(table.toString());
+            const { p50, p99 } = result.latencyMs;
             io.out(
-              `${result.calls} calls to ${o.target}: ${result.succeeded} ok, ${result.failed} failed, ` +
-                `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms`,
+              `${result.calls} calls to ${o.target} (${o.lb}${o.outlierDetection ? ', outlier detection' : ''}` +
+                `${opts.warmup > 0 ? `, after ${opts.warmup} ms warm-up` : ''}): ` +
+                `${result.succeeded} ok, ${result.failed} failed, ` +
+                `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms, ` +
+                `latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
             );
             for (const [error, count] of Object.entries(result.errors))
               io.out(`  ${count} × ${error}`);

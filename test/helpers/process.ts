@@ -22,13 +22,16 @@ export interface ServerProcess {
   kill(): void;
 }
 
-/** Spawns `node [nodeArgs] dist/main.js` on loopback with the given extra environment. */
+/**
+ * Spawns `node dist/main.js` on loopback with the given extra environment; `nodeArgs` go before
+ * the script (e.g. `--require` of a test-only preload).
+ */
 export function spawnServer(
   env: Record<string, string> = {},
-  nodeArgs: readonly string[] = [],
+  options: { nodeArgs?: readonly string[] } = {},
 ): ServerProcess {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
-  const child = spawn(process.execPath, [...nodeArgs, MAIN_JS], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN_JS], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOST: '127.0.0.1',

@@ -216,10 +216,12 @@ describe('tracing with OpenTelemetry (OTLP to a receiver in the suite)', () => {
       const cliModules = path.join(dir, `cli-${Object.keys(off).join('') || 'none'}.json`);
       const before = receiver.spans.length;
 
-      const server = spawnServer({ ...env, LOG_LEVEL: 'debug', REPORT_MODULES_TO: serverModules }, [
-        '--require',
-        REPORT_MODULES,
-      ]);
+      const server = spawnServer(
+        { ...env, LOG_LEVEL: 'debug', REPORT_MODULES_TO: serverModules },
+        {
+          nodeArgs: ['--require', REPORT_MODULES],
+        },
+      );
       servers.push(server);
       const port = await servingPort(server);
       const target = ['--target', `127.0.0.1:${port}`];
