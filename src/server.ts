@@ -11,7 +11,9 @@ import { replicaIdInterceptor } from './observability/replica';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
-import { NotesStore } from './routeguide/notes';
+import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
+import { NotesStoreMetrics } from './observability/store-metrics';
+import { RedisNotesStore } from './stores/redis-notes';
 import { createRouteGuideService } from './routeguide/service';
 import { serverCredentials } from './grpc/tls';
 
@@ -33,6 +35,7 @@ export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_
  */
 export class RouteGuideApp {
   readonly server: grpc.Server;
+  /** The notes store (in memory, or Redis when `REDIS_URL` is set). */
   readonly notes: NotesStore;
   readonly health: ServerHealth;
   /** Absent when `METRICS=false`. */
@@ -45,7 +48,23 @@ export class RouteGuideApp {
   constructor(options: RouteGuideAppOptions) {
     this.options = options;
     const { config, logger, features } = options;
-    this.notes = new NotesStore(config.notes);
+    // Notes in Redis (shared by every replica) when configured, else in this process. Health
+    // does not follow Redis: one feature's dependency must not take a replica out of the
+    // balancer for the three RPCs that do not need it (RouteChat answers UNAVAILABLE instead).
+    const redis =
+      config.redis === undefined
+        ? undefined
+        : new RedisNotesStore({
+            url: config.redis.url,
+            keyPrefix: config.redis.keyPrefix,
+            ttlSeconds: config.redis.ttlSeconds,
+            commandTimeoutMs: config.redis.commandTimeoutMs,
+            maxPerLocation: config.notes.maxPerLocation,
+            logger,
+          });
+    this.notes = redis ?? new MemoryNotesStore(config.notes);
+    // What the handlers use: the store, timed and counted when metrics are on.
+    let notes: NotesStore = this.notes;
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
     if (config.metrics.enabled) {
@@ -55,11 +74,20 @@ export class RouteGuideApp {
         'Features in the loaded database.',
         () => features.size,
       );
-      this.metrics.addGauge(
-        'routeguide_notes_stored',
-        'RouteChat notes currently stored.',
-        () => this.notes.size,
-      );
+      const storeMetrics = new NotesStoreMetrics({
+        registry: this.metrics.registry,
+        store: redis === undefined ? 'memory' : 'redis',
+      });
+      if (redis === undefined) {
+        this.metrics.addGauge(
+          'routeguide_notes_stored',
+          'RouteChat notes currently stored.',
+          () => this.notes.size ?? 0,
+        );
+      } else {
+        storeMetrics.addConnectedGauge(() => redis.connected);
+      }
+      notes = storeMetrics.instrument(notes);
       this.metricsServer = new MetricsServer({
         registry: this.metrics.registry,
         logger,
@@ -93,7 +121,7 @@ export class RouteGuideApp {
     const { proto } = loadRouteGuideProto();
     this.server.addService(
       proto.routeguide.RouteGuide.service,
-      createRouteGuideService({ features, notes: this.notes, logger }),
+      createRouteGuideService({ features, notes, logger }),
     );
     this.health.addToServer(this.server);
     if (config.reflection) new ServerReflection().addToServer(this.server);
@@ -159,5 +187,6 @@ export class RouteGuideApp {
       });
     });
     await this.metricsServer?.close();
+    await this.notes.close();
   }
 }
