@@ -260,6 +260,16 @@ describe('RouteChat notes in a real Redis', () => {
         expect(failure.ms).toBeLessThan(3000);
       }
 
+      // The failures are counted by kind, and timed.
+      const exposition = await server.app.metrics!.registry.metrics();
+      expect(exposition).toContain(
+        'routeguide_notes_store_errors_total{store="redis",kind="unreachable"} 5',
+      );
+      expect(exposition).toContain(
+        'routeguide_notes_store_operation_seconds_count{store="redis",operation="add"} 5',
+      );
+      expect(exposition).toContain('routeguide_notes_store_up{store="redis"} 0');
+
       // Redis comes up: RouteChat works again without a restart.
       const upAt = Date.now();
       await redis.start();
@@ -274,6 +284,9 @@ describe('RouteChat notes in a real Redis', () => {
       expect(recovered?.replay).toEqual([]);
       expect(recoveryMs).toBeLessThan(5000);
 
+      expect(await server.app.metrics!.registry.metrics()).toContain(
+        'routeguide_notes_store_up{store="redis"} 1',
+      );
       // Connection state changes were logged once each, not per call or per retry.
       const messages = lines().map((line) => line['msg']);
       expect(messages.filter((m) => m === 'notes store unreachable')).toHaveLength(1);
