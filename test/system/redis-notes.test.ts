@@ -358,6 +358,69 @@ describe('RouteChat notes in a real Redis', () => {
     }
   });
 
+  it('three replicas under load: Redis SIGKILLed and restarted mid-run, every call OK or UNAVAILABLE, all recover', async () => {
+    const servers: TestServer[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        servers.push(await startTestServer({ env: { REDIS_URL: redis.url } }));
+      }
+      await eventually(
+        () => servers.every((s) => (s.app.notes as RedisNotesStore).connected),
+        5000,
+        'connected',
+      );
+      const outcomes = new Map<string, number>();
+      let restartedAt = 0;
+      const firstOkAfterRestart = new Map<number, number>();
+      let stop = false;
+      const writers = servers.map(async (server, w) => {
+        for (let i = 0; !stop; i++) {
+          const result = await chatOnce(server.client, `w${w} ${i}`, at(77, w), 3000);
+          const key = result.code === undefined ? 'OK' : grpc.status[result.code]!;
+          outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+          if (result.code === undefined && restartedAt > 0 && !firstOkAfterRestart.has(w)) {
+            firstOkAfterRestart.set(w, Date.now() - restartedAt);
+          }
+          // Calls never hang: each ends well before its 3 s deadline.
+          expect(result.ms).toBeLessThan(2500);
+        }
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await redis.kill();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await redis.start();
+      restartedAt = Date.now();
+      await eventually(() => firstOkAfterRestart.size === 3, 10_000, 'every replica recovered');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      stop = true;
+      await Promise.all(writers);
+      process.stdout.write(
+        `kill/restart under load: ${JSON.stringify({ outcomes: Object.fromEntries(outcomes), recoveryMsByReplica: [...firstOkAfterRestart.values()] })}\n`,
+      );
+      expect([...outcomes.keys()].sort()).toEqual(['OK', 'UNAVAILABLE']);
+      for (const ms of firstOkAfterRestart.values()) expect(ms).toBeLessThan(5000);
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
+  it('a RouteChat deadline shorter than the command timeout is honoured against a hung Redis', async () => {
+    const server = await startTestServer({
+      env: { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '5000' },
+    });
+    const pid = (redis as unknown as { child: { pid: number } }).child.pid;
+    try {
+      await eventually(() => (server.app.notes as RedisNotesStore).connected, 5000, 'connected');
+      process.kill(pid, 'SIGSTOP');
+      const result = await chatOnce(server.client, 'hung', at(3), 300);
+      expect(result.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(result.ms).toBeLessThan(1500);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await server.close();
+    }
+  });
+
   it('a silent Redis (SIGSTOP) fails the operation after the command timeout, not later', async () => {
     const store = new RedisNotesStore({ url: redis.url, commandTimeoutMs: 500, logger: quiet });
     try {
