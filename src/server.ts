@@ -144,16 +144,22 @@ export class RouteGuideApp {
    */
   async listen(): Promise<number> {
     const { host, port, tls } = this.options.config;
-    const credentials = serverCredentials(tls);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
-        error ? reject(error) : resolve(actualPort),
-      );
-    });
     try {
-      await this.metricsServer?.listen();
+      const credentials = serverCredentials(tls);
+      this.boundPort = await new Promise<number>((resolve, reject) => {
+        this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
+          error ? reject(error) : resolve(actualPort),
+        );
+      });
+      try {
+        await this.metricsServer?.listen();
+      } catch (error) {
+        this.server.forceShutdown();
+        throw error;
+      }
     } catch (error) {
-      this.server.forceShutdown();
+      // A server that never served releases its notes store (a Redis client reconnects forever).
+      await this.notes.close();
       throw error;
     }
     this.health.setServing(true);
@@ -163,7 +169,8 @@ export class RouteGuideApp {
   /**
    * Graceful shutdown: report NOT_SERVING, wait `shutdown.delayMs` so load balancers stop
    * sending, refuse new calls and let in-flight ones finish, cancel whatever still runs after
-   * `graceMs`, then close the metrics server. Calling it again returns the same promise.
+   * `graceMs`, then close the metrics server and the notes store. Calling it again returns the
+   * same promise.
    */
   shutdown(graceMs: number = this.options.config.shutdown.graceMs): Promise<void> {
     this.stopping ??= this.stop(graceMs);
