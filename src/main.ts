@@ -99,6 +99,7 @@ async function main(): Promise<void> {
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
       auth: config.authToken !== undefined,
       reflection: config.reflection,
+      notesStore: config.redis === undefined ? 'memory' : 'redis',
       features: features.size,
       loadMs,
       replica: config.replicaId,

@@ -14,7 +14,9 @@ import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
-import { NotesStore } from './routeguide/notes';
+import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
+import { NotesStoreMetrics } from './observability/store-metrics';
+import { RedisNotesStore } from './stores/redis-notes';
 import { createRouteGuideService } from './routeguide/service';
 import { serverCredentials } from './grpc/tls';
 
@@ -41,6 +43,7 @@ export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_
  */
 export class RouteGuideApp {
   readonly server: grpc.Server;
+  /** The notes store (in memory, or Redis when `REDIS_URL` is set). */
   readonly notes: NotesStore;
   readonly health: ServerHealth;
   /** Absent when `METRICS=false`. */
@@ -58,7 +61,24 @@ export class RouteGuideApp {
     this.options = options;
     const { config, logger, features } = options;
     this.tracing = options.tracing ?? TRACING_OFF;
-    this.notes = new NotesStore(config.notes);
+    // Notes in Redis (shared by every replica) when configured, else in this process. Health
+    // does not follow Redis: one feature's dependency must not take a replica out of the
+    // balancer for the three RPCs that do not need it (RouteChat answers UNAVAILABLE instead).
+    const redis =
+      config.redis === undefined
+        ? undefined
+        : new RedisNotesStore({
+            url: config.redis.url,
+            keyPrefix: config.redis.keyPrefix,
+            ttlSeconds: config.redis.ttlSeconds,
+            commandTimeoutMs: config.redis.commandTimeoutMs,
+            maxPerLocation: config.notes.maxPerLocation,
+            logger,
+            tracing: this.tracing,
+          });
+    this.notes = redis ?? new MemoryNotesStore(config.notes);
+    // What the handlers use: the store, timed and counted when metrics are on.
+    let notes: NotesStore = this.notes;
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
     if (config.metrics.enabled) {
@@ -68,11 +88,20 @@ export class RouteGuideApp {
         'Features in the loaded database.',
         () => features.size,
       );
-      this.metrics.addGauge(
-        'routeguide_notes_stored',
-        'RouteChat notes currently stored.',
-        () => this.notes.size,
-      );
+      const storeMetrics = new NotesStoreMetrics({
+        registry: this.metrics.registry,
+        store: redis === undefined ? 'memory' : 'redis',
+      });
+      if (redis === undefined) {
+        this.metrics.addGauge(
+          'routeguide_notes_stored',
+          'RouteChat notes currently stored.',
+          () => this.notes.size ?? 0,
+        );
+      } else {
+        storeMetrics.addConnectedGauge(() => redis.connected);
+      }
+      notes = storeMetrics.instrument(notes);
       this.metricsServer = new MetricsServer({
         registry: this.metrics.registry,
         logger,
@@ -125,7 +154,7 @@ export class RouteGuideApp {
     const { proto } = loadRouteGuideProto();
     this.server.addService(
       proto.routeguide.RouteGuide.service,
-      this.tracing.traceHandlers(createRouteGuideService({ features, notes: this.notes, logger })),
+      this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
     );
     this.health.addToServer(this.server);
     if (config.reflection) new ServerReflection().addToServer(this.server);
@@ -149,16 +178,22 @@ export class RouteGuideApp {
    */
   async listen(): Promise<number> {
     const { host, port, tls } = this.options.config;
-    const credentials = serverCredentials(tls);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
-        error ? reject(error) : resolve(actualPort),
-      );
-    });
     try {
-      await this.metricsServer?.listen();
+      const credentials = serverCredentials(tls);
+      this.boundPort = await new Promise<number>((resolve, reject) => {
+        this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
+          error ? reject(error) : resolve(actualPort),
+        );
+      });
+      try {
+        await this.metricsServer?.listen();
+      } catch (error) {
+        this.server.forceShutdown();
+        throw error;
+      }
     } catch (error) {
-      this.server.forceShutdown();
+      // A server that never served releases its notes store (a Redis client reconnects forever).
+      await this.notes.close();
       throw error;
     }
     this.orca?.start();
@@ -169,7 +204,8 @@ export class RouteGuideApp {
   /**
    * Graceful shutdown: report NOT_SERVING, wait `shutdown.delayMs` so load balancers stop
    * sending, refuse new calls and let in-flight ones finish, cancel whatever still runs after
-   * `graceMs`, then close the metrics server. Calling it again returns the same promise.
+   * `graceMs`, then close the metrics server and the notes store. Calling it again returns the
+   * same promise.
    */
   shutdown(graceMs: number = this.options.config.shutdown.graceMs): Promise<void> {
     this.stopping ??= this.stop(graceMs);
@@ -195,5 +231,6 @@ export class RouteGuideApp {
       });
     });
     await this.metricsServer?.close();
+    await this.notes.close();
   }
 }

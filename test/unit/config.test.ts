@@ -120,4 +120,38 @@ describe('loadConfig', () => {
   it('lists every bad variable at once', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT=.*LOG_LEVEL=/);
   });
+
+  it('keeps notes in memory unless REDIS_URL is set, with Redis defaults', () => {
+    expect(loadConfig({}).redis).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: '' }).redis).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379/0' }).redis).toEqual({
+      url: 'redis://cache:6379/0',
+      keyPrefix: 'routeguide:',
+      ttlSeconds: 86_400,
+      commandTimeoutMs: 2000,
+    });
+    expect(
+      loadConfig({
+        REDIS_URL: 'rediss://user:pw@cache.example.com:6380/2',
+        REDIS_KEY_PREFIX: 'rg-prod:',
+        REDIS_NOTES_TTL_SECONDS: '60',
+        REDIS_COMMAND_TIMEOUT_MS: '500',
+      }).redis,
+    ).toEqual({
+      url: 'rediss://user:pw@cache.example.com:6380/2',
+      keyPrefix: 'rg-prod:',
+      ttlSeconds: 60,
+      commandTimeoutMs: 500,
+    });
+  });
+
+  it('refuses a REDIS_URL that is not redis:// or rediss://, without echoing it', () => {
+    for (const url of ['http://cache:6379', 'cache:6379', 'redis://', 'redis:// bad host']) {
+      expect(() => loadConfig({ REDIS_URL: url })).toThrow(/REDIS_URL=<redacted>: must be a redis/);
+    }
+    expect(() => loadConfig({ REDIS_URL: 'http://u:hunter2@cache' })).not.toThrow(/hunter2/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://cache', REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(
+      /REDIS_COMMAND_TIMEOUT_MS/,
+    );
+  });
 });
