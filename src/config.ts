@@ -47,7 +47,7 @@ const schema = z
     NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
     NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
     MAX_CONNECTION_AGE_MS: positive.default(30_000),
-    MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
+    MAX_CONNECTION_AGE_GRACE_MS: positive.optional(),
     KEEPALIVE_TIME_MS: positive.default(60_000),
     KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
     MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
@@ -90,8 +90,12 @@ export interface Config {
   readonly connections: {
     /** Connections are closed (GOAWAY) after this age so round-robin clients rebalance. */
     readonly maxAgeMs: number;
-    /** Time in-flight calls get after max age before the connection is closed hard. */
-    readonly maxAgeGraceMs: number;
+    /**
+     * Time in-flight calls get after max age before the connection is closed hard. Undefined
+     * (the default, as in grpc-go): no limit — in-flight calls and streams finish on the old
+     * connection while new calls go to a new one.
+     */
+    readonly maxAgeGraceMs?: number;
     readonly keepaliveTimeMs: number;
     readonly keepaliveTimeoutMs: number;
     /** Larger incoming messages are refused with RESOURCE_EXHAUSTED. */
@@ -164,7 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     connections: {
       maxAgeMs: e.MAX_CONNECTION_AGE_MS,
-      maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+      ...(e.MAX_CONNECTION_AGE_GRACE_MS !== undefined
+        ? { maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS }
+        : {}),
       keepaliveTimeMs: e.KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: e.KEEPALIVE_TIMEOUT_MS,
       maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
+import { ConnectionAge } from './grpc/connection-age';
+import { ServerKeepalive } from './grpc/keepalive';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
 import { ServerHealth } from './grpc/health';
@@ -38,6 +40,8 @@ export class RouteGuideApp {
   /** Absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
   private readonly metricsServer: MetricsServer | undefined;
+  private readonly connectionAge: ConnectionAge;
+  private readonly keepalive: ServerKeepalive;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
@@ -83,12 +87,18 @@ export class RouteGuideApp {
     const c = config.connections;
     this.server = new grpc.Server({
       interceptors,
-      'grpc.max_connection_age_ms': c.maxAgeMs,
-      'grpc.max_connection_age_grace_ms': c.maxAgeGraceMs,
-      'grpc.keepalive_time_ms': c.keepaliveTimeMs,
-      'grpc.keepalive_timeout_ms': c.keepaliveTimeoutMs,
+      // Max connection age and keepalive are ConnectionAge's and ServerKeepalive's job, not
+      // grpc-js's: its keepalive kills connections draining after a GOAWAY (keepalive.ts).
       'grpc.max_receive_message_length': c.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': c.maxConcurrentStreams,
+    });
+    this.connectionAge = new ConnectionAge({
+      maxAgeMs: c.maxAgeMs,
+      ...(c.maxAgeGraceMs !== undefined ? { graceMs: c.maxAgeGraceMs } : {}),
+    });
+    this.keepalive = new ServerKeepalive({
+      timeMs: c.keepaliveTimeMs,
+      timeoutMs: c.keepaliveTimeoutMs,
     });
     const { proto } = loadRouteGuideProto();
     this.server.addService(
@@ -122,6 +132,8 @@ export class RouteGuideApp {
         error ? reject(error) : resolve(actualPort),
       );
     });
+    this.connectionAge.attach(this.server);
+    this.keepalive.attach(this.server);
     try {
       await this.metricsServer?.listen();
     } catch (error) {
@@ -145,6 +157,8 @@ export class RouteGuideApp {
   private async stop(graceMs: number): Promise<void> {
     const { config, logger } = this.options;
     this.health.setServing(false);
+    this.connectionAge.stop();
+    this.keepalive.stop();
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
     await new Promise<void>((resolve) => {

@@ -35,7 +35,6 @@ describe('loadConfig', () => {
       notes: { maxPerLocation: 3, maxTotal: 4, maxTotalChars: 5 },
       connections: {
         maxAgeMs: 30_000,
-        maxAgeGraceMs: 10_000,
         keepaliveTimeMs: 60_000,
         keepaliveTimeoutMs: 20_000,
         maxReceiveMessageBytes: 1024 * 1024,
