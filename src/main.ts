@@ -27,24 +27,10 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
 
-  const loadStarted = performance.now();
-  let features;
-  try {
-    features = loadFeatureDatabase(config.featuresFile);
-  } catch (error) {
-    if (error instanceof FeatureDatabaseError) {
-      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
-      process.exitCode = EXIT_STARTUP_FAILED;
-      return;
-    }
-    throw error;
-  }
-  const loadMs = Math.round(performance.now() - loadStarted);
-
-  const app = new RouteGuideApp({ config, logger, features });
-  const port = await app.listen();
-
-  // Handlers go in before the "serving" line: whoever waits for that line may signal at once.
+  // Signal handlers go in first, before the database loads and the port binds: a SIGTERM
+  // during start-up (a rollout, a large database still loading) must end the process cleanly,
+  // not kill it mid-way. Until the app is serving there is nothing to drain: exit at once.
+  const started: { app?: RouteGuideApp } = {};
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -52,6 +38,11 @@ async function main(): Promise<void> {
       process.exit(EXIT_FORCED);
     }
     stopping = true;
+    const app = started.app;
+    if (app === undefined) {
+      logger.info({ signal }, 'signal during start-up: exiting');
+      process.exit(EXIT_OK);
+    }
     const { delayMs, graceMs } = config.shutdown;
     logger.info({ signal, delayMs, graceMs }, 'shutting down');
     void app.shutdown(graceMs).then(
@@ -68,6 +59,28 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  logger.debug({ file: config.featuresFile }, 'loading features');
+  const loadStarted = performance.now();
+  let features;
+  try {
+    features = loadFeatureDatabase(config.featuresFile);
+  } catch (error) {
+    if (error instanceof FeatureDatabaseError) {
+      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
+      process.exitCode = EXIT_STARTUP_FAILED;
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      return;
+    }
+    throw error;
+  }
+  const loadMs = Math.round(performance.now() - loadStarted);
+
+  const app = new RouteGuideApp({ config, logger, features });
+  const port = await app.listen();
+  // From here a signal drains the server (the port is bound and reports SERVING).
+  started.app = app;
 
   logger.info(
     {
