@@ -57,9 +57,11 @@ const schema = z
     REFLECTION: boolean.default(true),
     SHUTDOWN_DELAY_MS: nonNegative.default(0),
     SHUTDOWN_GRACE_MS: nonNegative.default(10_000),
+    HEALTH_PORT: port.optional(),
     TLS_CERT_FILE: file,
     TLS_KEY_FILE: file,
     TLS_CLIENT_CA_FILE: file,
+    TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
   })
   .refine((e) => (e.TLS_CERT_FILE === undefined) === (e.TLS_KEY_FILE === undefined), {
@@ -112,11 +114,18 @@ export interface Config {
     /** Time in-flight calls get to finish before they are cancelled. */
     readonly graceMs: number;
   };
+  /**
+   * A second, plaintext port serving only grpc.health.v1 (for probes when the main port speaks
+   * TLS); unset: none. 0 picks a free port (logged).
+   */
+  readonly healthPort?: number;
   /** TLS on the gRPC port when set; `clientCaFile` additionally requires client certificates. */
   readonly tls?: {
     readonly certFile: string;
     readonly keyFile: string;
     readonly clientCaFile?: string;
+    /** The three files are re-read this often; changes apply to new connections. */
+    readonly reloadIntervalMs: number;
   };
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
@@ -179,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
     reflection: e.REFLECTION,
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
+    ...(e.HEALTH_PORT !== undefined ? { healthPort: e.HEALTH_PORT } : {}),
     ...(e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
       ? {
           tls: {
@@ -187,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             ...(e.TLS_CLIENT_CA_FILE !== undefined
               ? { clientCaFile: path.resolve(e.TLS_CLIENT_CA_FILE) }
               : {}),
+            reloadIntervalMs: e.TLS_RELOAD_INTERVAL_MS,
           },
         }
       : {}),

@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       host: config.host,
       port,
       metricsPort: app.metricsPort,
+      healthPort: app.healthPort,
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
       auth: config.authToken !== undefined,
       reflection: config.reflection,
@@ -96,6 +97,9 @@ async function main(): Promise<void> {
     },
     'routeguide serving',
   );
+  if (config.authToken !== undefined && config.tls === undefined) {
+    logger.warn('AUTH_TOKEN is set without TLS: bearer tokens cross the network in cleartext');
+  }
 }
 
 main().catch((error: unknown) => {

@@ -15,7 +15,8 @@ import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
 import { NotesStore } from './routeguide/notes';
 import { createRouteGuideService } from './routeguide/service';
-import { serverCredentials } from './grpc/tls';
+import { HealthPort } from './grpc/health-port';
+import { ServerTls } from './grpc/tls';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {
@@ -42,6 +43,8 @@ export class RouteGuideApp {
   private readonly metricsServer: MetricsServer | undefined;
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
+  private readonly healthPortServer: HealthPort | undefined;
+  private tls: ServerTls | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
@@ -106,6 +109,7 @@ export class RouteGuideApp {
       createRouteGuideService({ features, notes: this.notes, logger }),
     );
     this.health.addToServer(this.server);
+    if (config.healthPort !== undefined) this.healthPortServer = new HealthPort(this.health);
     if (config.reflection) new ServerReflection().addToServer(this.server);
   }
 
@@ -113,6 +117,11 @@ export class RouteGuideApp {
   get port(): number {
     if (this.boundPort === undefined) throw new Error('server is not bound');
     return this.boundPort;
+  }
+
+  /** The bound plaintext health port, or undefined without HEALTH_PORT. */
+  get healthPort(): number | undefined {
+    return this.healthPortServer?.port;
   }
 
   /** The bound metrics port, or undefined when metrics are off. */
@@ -125,8 +134,14 @@ export class RouteGuideApp {
    * resolves with the gRPC port.
    */
   async listen(): Promise<number> {
-    const { host, port, tls } = this.options.config;
-    const credentials = serverCredentials(tls);
+    const { config, logger } = this.options;
+    const { host, port, tls } = config;
+    this.tls = new ServerTls({
+      tls,
+      logger,
+      ...(tls ? { reloadIntervalMs: tls.reloadIntervalMs } : {}),
+    });
+    const credentials = this.tls.credentials;
     this.boundPort = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
         error ? reject(error) : resolve(actualPort),
@@ -135,9 +150,15 @@ export class RouteGuideApp {
     this.connectionAge.attach(this.server);
     this.keepalive.attach(this.server);
     try {
+      await this.tls.ready();
+      if (config.healthPort !== undefined) {
+        await this.healthPortServer?.listen(host, config.healthPort);
+      }
       await this.metricsServer?.listen();
     } catch (error) {
       this.server.forceShutdown();
+      this.healthPortServer?.forceClose();
+      this.tls.close();
       throw error;
     }
     this.health.setServing(true);
@@ -172,6 +193,9 @@ export class RouteGuideApp {
         resolve();
       });
     });
+    // The health port closes last, so probes see NOT_SERVING through the whole drain.
+    await this.healthPortServer?.close();
+    this.tls?.close();
     await this.metricsServer?.close();
   }
 }

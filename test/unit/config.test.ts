@@ -103,7 +103,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k' }).tls).toEqual({
       certFile: path.resolve('c'),
       keyFile: path.resolve('k'),
+      reloadIntervalMs: 5000,
     });
+    expect(loadConfig({ HEALTH_PORT: '8081' }).healthPort).toBe(8081);
+    expect(plain.healthPort).toBeUndefined();
+    expect(plain.connections.maxAgeGraceMs).toBeUndefined();
   });
 
   it('never echoes AUTH_TOKEN in an error', () => {
