@@ -102,9 +102,23 @@ export class ServerTls {
     });
   }
 
-  /** Resolves once the certificates are loaded and TLS connections can be accepted. */
-  ready(): Promise<void> {
-    return this.firstLoad;
+  /**
+   * Resolves once the certificates are loaded and TLS connections can be accepted; rejects
+   * when the files cannot be read within `timeoutMs` (they were readable a moment before).
+   */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`TLS files not loaded within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.firstLoad, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Stops watching the files (once the server is shut down). */
