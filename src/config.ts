@@ -61,7 +61,7 @@ const schema = z
     REDIS_NOTES_TTL_SECONDS: positive.default(DEFAULT_REDIS_NOTES_TTL_SECONDS),
     REDIS_COMMAND_TIMEOUT_MS: positive.default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
     MAX_CONNECTION_AGE_MS: positive.default(30_000),
-    MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
+    MAX_CONNECTION_AGE_GRACE_MS: positive.optional(),
     KEEPALIVE_TIME_MS: positive.default(60_000),
     KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
     MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
@@ -73,9 +73,11 @@ const schema = z
     ORCA_MIN_REPORT_INTERVAL_MS: integer(100, 3_600_000).default(1000),
     SHUTDOWN_DELAY_MS: nonNegative.default(0),
     SHUTDOWN_GRACE_MS: nonNegative.default(10_000),
+    HEALTH_PORT: port.optional(),
     TLS_CERT_FILE: file,
     TLS_KEY_FILE: file,
     TLS_CLIENT_CA_FILE: file,
+    TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
   })
   .refine((e) => (e.TLS_CERT_FILE === undefined) === (e.TLS_KEY_FILE === undefined), {
@@ -116,8 +118,12 @@ export interface Config {
   readonly connections: {
     /** Connections are closed (GOAWAY) after this age so round-robin clients rebalance. */
     readonly maxAgeMs: number;
-    /** Time in-flight calls get after max age before the connection is closed hard. */
-    readonly maxAgeGraceMs: number;
+    /**
+     * Time in-flight calls get after max age before the connection is closed hard. Undefined
+     * (the default, as in grpc-go): no limit — in-flight calls and streams finish on the old
+     * connection while new calls go to a new one.
+     */
+    readonly maxAgeGraceMs?: number;
     readonly keepaliveTimeMs: number;
     readonly keepaliveTimeoutMs: number;
     /** Larger incoming messages are refused with RESOURCE_EXHAUSTED. */
@@ -139,11 +145,18 @@ export interface Config {
     /** Time in-flight calls get to finish before they are cancelled. */
     readonly graceMs: number;
   };
+  /**
+   * A second, plaintext port serving only grpc.health.v1 (for probes when the main port speaks
+   * TLS); unset: none. 0 picks a free port (logged).
+   */
+  readonly healthPort?: number;
   /** TLS on the gRPC port when set; `clientCaFile` additionally requires client certificates. */
   readonly tls?: {
     readonly certFile: string;
     readonly keyFile: string;
     readonly clientCaFile?: string;
+    /** The three files are re-read this often; changes apply to new connections. */
+    readonly reloadIntervalMs: number;
   };
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
@@ -208,7 +221,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : {}),
     connections: {
       maxAgeMs: e.MAX_CONNECTION_AGE_MS,
-      maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+      ...(e.MAX_CONNECTION_AGE_GRACE_MS !== undefined
+        ? { maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS }
+        : {}),
       keepaliveTimeMs: e.KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: e.KEEPALIVE_TIMEOUT_MS,
       maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,
@@ -218,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reflection: e.REFLECTION,
     orca: { enabled: e.ORCA, minReportIntervalMs: e.ORCA_MIN_REPORT_INTERVAL_MS },
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
+    ...(e.HEALTH_PORT !== undefined ? { healthPort: e.HEALTH_PORT } : {}),
     ...(e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
       ? {
           tls: {
@@ -226,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             ...(e.TLS_CLIENT_CA_FILE !== undefined
               ? { clientCaFile: path.resolve(e.TLS_CLIENT_CA_FILE) }
               : {}),
+            reloadIntervalMs: e.TLS_RELOAD_INTERVAL_MS,
           },
         }
       : {}),

@@ -4,7 +4,8 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './observability/logging';
 import { startTracing, TracingConfigError, type Tracing } from './observability/tracing';
 import { FeatureDatabaseError, loadFeatureDatabase } from './routeguide/features';
-// Nothing above may load @grpc/grpc-js: ./server (which does) is imported in main(), once
+import type { RouteGuideApp } from './server';
+// Nothing above may load @grpc/grpc-js (a type-only import loads nothing): ./server is imported in main(), once
 // tracing has started, because OpenTelemetry's gRPC instrumentation patches it on first require.
 
 /** Exit codes: 0 clean shutdown, 1 start-up failure or forced exit, 2 bad configuration. */
@@ -46,26 +47,11 @@ async function main(): Promise<void> {
   const tracing = await startTracingOrExit(config);
   const logger = createLogger(config.logLevel, undefined, tracing.logFields);
   tracing.reportProblems((message) => logger.warn({ component: 'opentelemetry' }, message));
-  const { RouteGuideApp } = await import('./server');
 
-  const loadStarted = performance.now();
-  let features;
-  try {
-    features = loadFeatureDatabase(config.featuresFile);
-  } catch (error) {
-    if (error instanceof FeatureDatabaseError) {
-      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
-      process.exitCode = EXIT_STARTUP_FAILED;
-      return;
-    }
-    throw error;
-  }
-  const loadMs = Math.round(performance.now() - loadStarted);
-
-  const app = new RouteGuideApp({ config, logger, features, tracing });
-  const port = await app.listen();
-
-  // Handlers go in before the "serving" line: whoever waits for that line may signal at once.
+  // Signal handlers go in first, before the database loads and the port binds: a SIGTERM
+  // during start-up (a rollout, a large database still loading) must end the process cleanly,
+  // not kill it mid-way. Until the app is serving there is nothing to drain: exit at once.
+  const started: { app?: RouteGuideApp } = {};
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -73,6 +59,11 @@ async function main(): Promise<void> {
       process.exit(EXIT_FORCED);
     }
     stopping = true;
+    const app = started.app;
+    if (app === undefined) {
+      logger.info({ signal }, 'signal during start-up: exiting');
+      process.exit(EXIT_OK);
+    }
     const { delayMs, graceMs } = config.shutdown;
     logger.info({ signal, delayMs, graceMs }, 'shutting down');
     void app.shutdown(graceMs).then(
@@ -91,11 +82,36 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
+  const { RouteGuideApp } = await import('./server');
+
+  logger.debug({ file: config.featuresFile }, 'loading features');
+  const loadStarted = performance.now();
+  let features;
+  try {
+    features = loadFeatureDatabase(config.featuresFile);
+  } catch (error) {
+    if (error instanceof FeatureDatabaseError) {
+      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
+      process.exitCode = EXIT_STARTUP_FAILED;
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      return;
+    }
+    throw error;
+  }
+  const loadMs = Math.round(performance.now() - loadStarted);
+
+  const app = new RouteGuideApp({ config, logger, features, tracing });
+  const port = await app.listen();
+  // From here a signal drains the server (the port is bound and reports SERVING).
+  started.app = app;
+
   logger.info(
     {
       host: config.host,
       port,
       metricsPort: app.metricsPort,
+      healthPort: app.healthPort,
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
       auth: config.authToken !== undefined,
       reflection: config.reflection,
@@ -107,6 +123,9 @@ async function main(): Promise<void> {
     },
     'routeguide serving',
   );
+  if (config.authToken !== undefined && config.tls === undefined) {
+    logger.warn('AUTH_TOKEN is set without TLS: bearer tokens cross the network in cleartext');
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
+import { ConnectionAge } from './grpc/connection-age';
+import { ServerKeepalive } from './grpc/keepalive';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
 import { CallCounter } from './grpc/call-counter';
@@ -18,7 +20,8 @@ import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
 import { NotesStoreMetrics } from './observability/store-metrics';
 import { RedisNotesStore } from './stores/redis-notes';
 import { createRouteGuideService } from './routeguide/service';
-import { serverCredentials } from './grpc/tls';
+import { HealthPort } from './grpc/health-port';
+import { ServerTls } from './grpc/tls';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {
@@ -53,6 +56,10 @@ export class RouteGuideApp {
   /** ORCA load reports; absent when `ORCA=false`. */
   readonly orca: OrcaLoadReporter | undefined;
   private readonly metricsServer: MetricsServer | undefined;
+  private readonly connectionAge: ConnectionAge;
+  private readonly keepalive: ServerKeepalive;
+  private readonly healthPortServer: HealthPort | undefined;
+  private tls: ServerTls | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
@@ -144,12 +151,18 @@ export class RouteGuideApp {
     const c = config.connections;
     this.server = new grpc.Server({
       interceptors,
-      'grpc.max_connection_age_ms': c.maxAgeMs,
-      'grpc.max_connection_age_grace_ms': c.maxAgeGraceMs,
-      'grpc.keepalive_time_ms': c.keepaliveTimeMs,
-      'grpc.keepalive_timeout_ms': c.keepaliveTimeoutMs,
+      // Max connection age and keepalive are ConnectionAge's and ServerKeepalive's job, not
+      // grpc-js's: its keepalive kills connections draining after a GOAWAY (keepalive.ts).
       'grpc.max_receive_message_length': c.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': c.maxConcurrentStreams,
+    });
+    this.connectionAge = new ConnectionAge({
+      maxAgeMs: c.maxAgeMs,
+      ...(c.maxAgeGraceMs !== undefined ? { graceMs: c.maxAgeGraceMs } : {}),
+    });
+    this.keepalive = new ServerKeepalive({
+      timeMs: c.keepaliveTimeMs,
+      timeoutMs: c.keepaliveTimeoutMs,
     });
     const { proto } = loadRouteGuideProto();
     this.server.addService(
@@ -157,6 +170,7 @@ export class RouteGuideApp {
       this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
     );
     this.health.addToServer(this.server);
+    if (config.healthPort !== undefined) this.healthPortServer = new HealthPort(this.health);
     if (config.reflection) new ServerReflection().addToServer(this.server);
     this.orca?.addToServer(this.server);
   }
@@ -165,6 +179,11 @@ export class RouteGuideApp {
   get port(): number {
     if (this.boundPort === undefined) throw new Error('server is not bound');
     return this.boundPort;
+  }
+
+  /** The bound plaintext health port, or undefined without HEALTH_PORT. */
+  get healthPort(): number | undefined {
+    return this.healthPortServer?.port;
   }
 
   /** The bound metrics port, or undefined when metrics are off. */
@@ -177,18 +196,32 @@ export class RouteGuideApp {
    * resolves with the gRPC port.
    */
   async listen(): Promise<number> {
-    const { host, port, tls } = this.options.config;
+    const { config, logger } = this.options;
+    const { host, port, tls } = config;
     try {
-      const credentials = serverCredentials(tls);
+      this.tls = new ServerTls({
+        tls,
+        logger,
+        ...(tls ? { reloadIntervalMs: tls.reloadIntervalMs } : {}),
+      });
+      const credentials = this.tls.credentials;
       this.boundPort = await new Promise<number>((resolve, reject) => {
         this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
           error ? reject(error) : resolve(actualPort),
         );
       });
+      this.connectionAge.attach(this.server);
+      this.keepalive.attach(this.server);
       try {
+        await this.tls.ready();
+        if (config.healthPort !== undefined) {
+          await this.healthPortServer?.listen(host, config.healthPort);
+        }
         await this.metricsServer?.listen();
       } catch (error) {
         this.server.forceShutdown();
+        this.healthPortServer?.forceClose();
+        this.tls.close();
         throw error;
       }
     } catch (error) {
@@ -215,6 +248,8 @@ export class RouteGuideApp {
   private async stop(graceMs: number): Promise<void> {
     const { config, logger } = this.options;
     this.health.setServing(false);
+    this.connectionAge.stop();
+    this.keepalive.stop();
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
     // Load report streams never end by themselves either; clients keep their last weights.
@@ -230,6 +265,9 @@ export class RouteGuideApp {
         resolve();
       });
     });
+    // The health port closes last, so probes see NOT_SERVING through the whole drain.
+    await this.healthPortServer?.close();
+    this.tls?.close();
     await this.metricsServer?.close();
     await this.notes.close();
   }

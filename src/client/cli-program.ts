@@ -152,7 +152,9 @@ export function buildProgram(io: Io): Command {
     const o = command.optsWithGlobals<GlobalOptions>();
     const client = createRouteGuideClient({
       target: o.target,
+      // The CLI's --deadline bounds every call, streams included (a command should end).
       deadlineMs: o.deadline,
+      streamDeadlineMs: o.deadline,
       token: o.token,
       tls: tlsOptions(o),
       loadBalancing: { policy: o.lb, outlierDetection: o.outlierDetection },

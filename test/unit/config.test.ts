@@ -35,7 +35,6 @@ describe('loadConfig', () => {
       notes: { maxPerLocation: 3, maxTotal: 4, maxTotalChars: 5 },
       connections: {
         maxAgeMs: 30_000,
-        maxAgeGraceMs: 10_000,
         keepaliveTimeMs: 60_000,
         keepaliveTimeoutMs: 20_000,
         maxReceiveMessageBytes: 1024 * 1024,
@@ -110,7 +109,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k' }).tls).toEqual({
       certFile: path.resolve('c'),
       keyFile: path.resolve('k'),
+      reloadIntervalMs: 5000,
     });
+    expect(loadConfig({ HEALTH_PORT: '8081' }).healthPort).toBe(8081);
+    expect(plain.healthPort).toBeUndefined();
+    expect(plain.connections.maxAgeGraceMs).toBeUndefined();
   });
 
   it('never echoes AUTH_TOKEN in an error', () => {
