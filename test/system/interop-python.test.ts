@@ -6,16 +6,18 @@ import { promisify } from 'node:util';
 import { PROTO_DIR } from '../../src/grpc/proto';
 import { CANONICAL_FILE } from '../helpers/canonical';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 
 const run = promisify(execFile);
 // Debian's interpreter, which has python3-grpcio and python3-grpc-tools (installed by .ci/run).
-const PYTHON = '/usr/bin/python3';
+const PYTHON = PROGRAMS.python3Grpcio.probe[0];
 
 describe('interop with python3-grpcio (an independent gRPC implementation)', () => {
   let server: TestServer;
   let stubs: string;
 
   beforeAll(async () => {
+    requireProgram(PROGRAMS.python3Grpcio);
     stubs = mkdtempSync(path.join(tmpdir(), 'routeguide-py-'));
     await run(PYTHON, [
       '-m',
