@@ -3,8 +3,10 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // Long-running suites have their own config (jest.stress.config.js, npm run test:stress).
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/stress/'],
+  // Only Node is needed here. Long-running suites (jest.stress.config.js, npm run test:stress)
+  // and suites that need system programs (jest.system.config.js, npm run test:system) have
+  // their own configs.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/stress/', '<rootDir>/test/system/'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }] },
   // kdbush ships ESM (Node requires it natively); Jest's module system takes its UMD build.
   moduleNameMapper: { '^kdbush$': '<rootDir>/node_modules/kdbush/kdbush.js' },

@@ -13,7 +13,7 @@ const run = promisify(execFile);
 const PYTHON = PROGRAMS.python3Grpcio.probe[0];
 
 describe('interop with python3-grpcio (an independent gRPC implementation)', () => {
-  let server: TestServer;
+  let server: TestServer | undefined;
   let stubs: string;
 
   beforeAll(async () => {
@@ -34,12 +34,13 @@ describe('interop with python3-grpcio (an independent gRPC implementation)', () 
   });
 
   afterEach(async () => {
-    await server.close();
+    await server?.close();
+    server = undefined;
   });
 
   it('calls all four RPCs with stubs generated from our proto and gets the expected answers', async () => {
     const script = path.join(__dirname, 'python_client.py');
-    const { stdout } = await run(PYTHON, [script, stubs, server.address, CANONICAL_FILE], {
+    const { stdout } = await run(PYTHON, [script, stubs, server!.address, CANONICAL_FILE], {
       timeout: 30_000,
     });
     const results = stdout
