@@ -6,6 +6,11 @@ import {
   DEFAULT_NOTES_MAX_TOTAL,
   DEFAULT_NOTES_MAX_TOTAL_CHARS,
 } from './routeguide/notes';
+import {
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_REDIS_NOTES_TTL_SECONDS,
+} from './stores/redis-defaults';
 
 /** The feature file shipped with the service (data/ beside src/ and dist/). */
 export const BUNDLED_FEATURES_FILE = path.resolve(__dirname, '..', 'data', 'route_guide_db.json');
@@ -46,6 +51,15 @@ const schema = z
     NOTES_MAX_PER_LOCATION: positive.default(DEFAULT_NOTES_MAX_PER_LOCATION),
     NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
     NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
+    REDIS_URL: z
+      .string()
+      .trim()
+      .regex(/^rediss?:\/\/[^/?#]+/, 'must be a redis:// or rediss:// URL')
+      .refine((value) => URL.canParse(value), 'must be a redis:// or rediss:// URL')
+      .optional(),
+    REDIS_KEY_PREFIX: z.string().default(DEFAULT_REDIS_KEY_PREFIX),
+    REDIS_NOTES_TTL_SECONDS: positive.default(DEFAULT_REDIS_NOTES_TTL_SECONDS),
+    REDIS_COMMAND_TIMEOUT_MS: positive.default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
     MAX_CONNECTION_AGE_MS: positive.default(30_000),
     MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
     KEEPALIVE_TIME_MS: positive.default(60_000),
@@ -55,6 +69,8 @@ const schema = z
     METRICS: boolean.default(true),
     METRICS_PORT: port.default(9464),
     REFLECTION: boolean.default(true),
+    ORCA: boolean.default(true),
+    ORCA_MIN_REPORT_INTERVAL_MS: integer(100, 3_600_000).default(1000),
     SHUTDOWN_DELAY_MS: nonNegative.default(0),
     SHUTDOWN_GRACE_MS: nonNegative.default(10_000),
     TLS_CERT_FILE: file,
@@ -86,6 +102,16 @@ export interface Config {
     readonly maxTotal: number;
     readonly maxTotalChars: number;
   };
+  /**
+   * RouteChat notes in Redis, shared by every replica, when `REDIS_URL` is set; otherwise
+   * they live in this process (`notes` caps apply).
+   */
+  readonly redis?: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    readonly ttlSeconds: number;
+    readonly commandTimeoutMs: number;
+  };
   /** Connection management passed to grpc-js as server options. */
   readonly connections: {
     /** Connections are closed (GOAWAY) after this age so round-robin clients rebalance. */
@@ -102,6 +128,11 @@ export interface Config {
   readonly metrics: { readonly enabled: boolean; readonly port: number };
   /** Serve grpc.reflection v1 and v1alpha. */
   readonly reflection: boolean;
+  /**
+   * ORCA load reports (xds.service.orca.v3.OpenRcaService) for weighted round robin clients;
+   * `minReportIntervalMs` is the shortest report interval a client may ask for.
+   */
+  readonly orca: { readonly enabled: boolean; readonly minReportIntervalMs: number };
   readonly shutdown: {
     /** Time between reporting NOT_SERVING and refusing new calls, so load balancers notice. */
     readonly delayMs: number;
@@ -135,6 +166,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 const KNOWN = new Set(Object.keys(schema.shape));
+const SECRET = new Set(['REDIS_URL', 'AUTH_TOKEN']);
 
 /** Parses the environment once into a frozen Config, or throws a ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -146,7 +178,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      // Secrets (credentials in REDIS_URL, the token) never reach the logs.
+      const shown = SECRET.has(name) ? '<redacted>' : JSON.stringify(env[name] ?? '');
+      return `${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
@@ -162,6 +196,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxTotal: e.NOTES_MAX_TOTAL,
       maxTotalChars: e.NOTES_MAX_TOTAL_CHARS,
     },
+    ...(e.REDIS_URL !== undefined
+      ? {
+          redis: {
+            url: e.REDIS_URL,
+            keyPrefix: e.REDIS_KEY_PREFIX,
+            ttlSeconds: e.REDIS_NOTES_TTL_SECONDS,
+            commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+          },
+        }
+      : {}),
     connections: {
       maxAgeMs: e.MAX_CONNECTION_AGE_MS,
       maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
@@ -172,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
     reflection: e.REFLECTION,
+    orca: { enabled: e.ORCA, minReportIntervalMs: e.ORCA_MIN_REPORT_INTERVAL_MS },
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
     ...(e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
       ? {

@@ -2,8 +2,10 @@
 import { performance } from 'node:perf_hooks';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './observability/logging';
+import { startTracing, TracingConfigError, type Tracing } from './observability/tracing';
 import { FeatureDatabaseError, loadFeatureDatabase } from './routeguide/features';
-import { RouteGuideApp } from './server';
+// Nothing above may load @grpc/grpc-js: ./server (which does) is imported in main(), once
+// tracing has started, because OpenTelemetry's gRPC instrumentation patches it on first require.
 
 /** Exit codes: 0 clean shutdown, 1 start-up failure or forced exit, 2 bad configuration. */
 const EXIT_OK = 0;
@@ -23,9 +25,28 @@ function readConfig(): Config {
   }
 }
 
+/** Tracing when OTEL_* configures an exporter (else a no-op that loaded nothing). */
+async function startTracingOrExit(config: Config): Promise<Tracing> {
+  try {
+    return await startTracing({
+      serviceName: 'routeguide',
+      serviceInstanceId: config.replicaId,
+    });
+  } catch (error) {
+    if (error instanceof TracingConfigError) {
+      process.stderr.write(`routeguide: invalid configuration: ${error.message}\n`);
+      process.exit(EXIT_BAD_CONFIG);
+    }
+    throw error;
+  }
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
-  const logger = createLogger(config.logLevel);
+  const tracing = await startTracingOrExit(config);
+  const logger = createLogger(config.logLevel, undefined, tracing.logFields);
+  tracing.reportProblems((message) => logger.warn({ component: 'opentelemetry' }, message));
+  const { RouteGuideApp } = await import('./server');
 
   const loadStarted = performance.now();
   let features;
@@ -41,7 +62,7 @@ async function main(): Promise<void> {
   }
   const loadMs = Math.round(performance.now() - loadStarted);
 
-  const app = new RouteGuideApp({ config, logger, features });
+  const app = new RouteGuideApp({ config, logger, features, tracing });
   const port = await app.listen();
 
   // Handlers go in before the "serving" line: whoever waits for that line may signal at once.
@@ -55,7 +76,8 @@ async function main(): Promise<void> {
     const { delayMs, graceMs } = config.shutdown;
     logger.info({ signal, delayMs, graceMs }, 'shutting down');
     void app.shutdown(graceMs).then(
-      () => {
+      async () => {
+        await tracing.shutdown(); // buffered spans go out first (never rejects; bounded)
         logger.info('stopped');
         // Exit explicitly: a peer's idle connection or timer must not keep the process alive.
         process.exit(EXIT_OK);
@@ -77,9 +99,11 @@ async function main(): Promise<void> {
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
       auth: config.authToken !== undefined,
       reflection: config.reflection,
+      notesStore: config.redis === undefined ? 'memory' : 'redis',
       features: features.size,
       loadMs,
       replica: config.replicaId,
+      tracing: tracing.enabled,
     },
     'routeguide serving',
   );

@@ -3,15 +3,20 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
+import { CallCounter } from './grpc/call-counter';
 import { ServerHealth } from './grpc/health';
+import { OrcaLoadReporter } from './grpc/orca';
 import type { Logger } from './observability/logging';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
 import { replicaIdInterceptor } from './observability/replica';
+import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
-import { NotesStore } from './routeguide/notes';
+import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
+import { NotesStoreMetrics } from './observability/store-metrics';
+import { RedisNotesStore } from './stores/redis-notes';
 import { createRouteGuideService } from './routeguide/service';
 import { serverCredentials } from './grpc/tls';
 
@@ -21,6 +26,11 @@ export interface RouteGuideAppOptions {
   readonly logger: Logger;
   /** Loaded and validated before the server is built, so it never serves half a database. */
   readonly features: FeatureDatabase;
+  /**
+   * Started by the entry point before @grpc/grpc-js was loaded (see observability/tracing.ts).
+   * Default: off.
+   */
+  readonly tracing?: Tracing;
 }
 
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
@@ -33,10 +43,15 @@ export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_
  */
 export class RouteGuideApp {
   readonly server: grpc.Server;
+  /** The notes store (in memory, or Redis when `REDIS_URL` is set). */
   readonly notes: NotesStore;
   readonly health: ServerHealth;
   /** Absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
+  /** Tracing facade for stores and other dependencies (`withSpan`); a no-op when tracing is off. */
+  readonly tracing: Tracing;
+  /** ORCA load reports; absent when `ORCA=false`. */
+  readonly orca: OrcaLoadReporter | undefined;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
@@ -45,7 +60,25 @@ export class RouteGuideApp {
   constructor(options: RouteGuideAppOptions) {
     this.options = options;
     const { config, logger, features } = options;
-    this.notes = new NotesStore(config.notes);
+    this.tracing = options.tracing ?? TRACING_OFF;
+    // Notes in Redis (shared by every replica) when configured, else in this process. Health
+    // does not follow Redis: one feature's dependency must not take a replica out of the
+    // balancer for the three RPCs that do not need it (RouteChat answers UNAVAILABLE instead).
+    const redis =
+      config.redis === undefined
+        ? undefined
+        : new RedisNotesStore({
+            url: config.redis.url,
+            keyPrefix: config.redis.keyPrefix,
+            ttlSeconds: config.redis.ttlSeconds,
+            commandTimeoutMs: config.redis.commandTimeoutMs,
+            maxPerLocation: config.notes.maxPerLocation,
+            logger,
+            tracing: this.tracing,
+          });
+    this.notes = redis ?? new MemoryNotesStore(config.notes);
+    // What the handlers use: the store, timed and counted when metrics are on.
+    let notes: NotesStore = this.notes;
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
     if (config.metrics.enabled) {
@@ -55,11 +88,20 @@ export class RouteGuideApp {
         'Features in the loaded database.',
         () => features.size,
       );
-      this.metrics.addGauge(
-        'routeguide_notes_stored',
-        'RouteChat notes currently stored.',
-        () => this.notes.size,
-      );
+      const storeMetrics = new NotesStoreMetrics({
+        registry: this.metrics.registry,
+        store: redis === undefined ? 'memory' : 'redis',
+      });
+      if (redis === undefined) {
+        this.metrics.addGauge(
+          'routeguide_notes_stored',
+          'RouteChat notes currently stored.',
+          () => this.notes.size ?? 0,
+        );
+      } else {
+        storeMetrics.addConnectedGauge(() => redis.connected);
+      }
+      notes = storeMetrics.instrument(notes);
       this.metricsServer = new MetricsServer({
         registry: this.metrics.registry,
         logger,
@@ -73,6 +115,25 @@ export class RouteGuideApp {
     // even refused calls carry it; authentication last, closest to the handlers.
     const interceptors: grpc.ServerInterceptor[] = [];
     if (this.metrics) interceptors.push(this.metrics.interceptor());
+    if (config.orca.enabled) {
+      // ORCA's QPS and errors per second need call totals: the metrics interceptor keeps them;
+      // without it, a counting interceptor takes its place.
+      // TODO(merge): read the perf branch's plain counters instead (one `totals()` either way).
+      let totals: () => { handled: number; failed: number };
+      if (this.metrics) {
+        const metrics = this.metrics;
+        totals = () => metrics.totals();
+      } else {
+        const counter = new CallCounter();
+        interceptors.push(counter.interceptor());
+        totals = () => counter.totals();
+      }
+      this.orca = new OrcaLoadReporter({
+        totals,
+        minReportIntervalMs: config.orca.minReportIntervalMs,
+        onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
+      });
+    }
     interceptors.push(replicaIdInterceptor(config.replicaId));
     if (config.authToken !== undefined) {
       interceptors.push(
@@ -93,10 +154,11 @@ export class RouteGuideApp {
     const { proto } = loadRouteGuideProto();
     this.server.addService(
       proto.routeguide.RouteGuide.service,
-      createRouteGuideService({ features, notes: this.notes, logger }),
+      this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
     );
     this.health.addToServer(this.server);
     if (config.reflection) new ServerReflection().addToServer(this.server);
+    this.orca?.addToServer(this.server);
   }
 
   /** The bound port (useful when the configured port is 0). */
@@ -116,18 +178,25 @@ export class RouteGuideApp {
    */
   async listen(): Promise<number> {
     const { host, port, tls } = this.options.config;
-    const credentials = serverCredentials(tls);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
-        error ? reject(error) : resolve(actualPort),
-      );
-    });
     try {
-      await this.metricsServer?.listen();
+      const credentials = serverCredentials(tls);
+      this.boundPort = await new Promise<number>((resolve, reject) => {
+        this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
+          error ? reject(error) : resolve(actualPort),
+        );
+      });
+      try {
+        await this.metricsServer?.listen();
+      } catch (error) {
+        this.server.forceShutdown();
+        throw error;
+      }
     } catch (error) {
-      this.server.forceShutdown();
+      // A server that never served releases its notes store (a Redis client reconnects forever).
+      await this.notes.close();
       throw error;
     }
+    this.orca?.start();
     this.health.setServing(true);
     return this.boundPort;
   }
@@ -135,7 +204,8 @@ export class RouteGuideApp {
   /**
    * Graceful shutdown: report NOT_SERVING, wait `shutdown.delayMs` so load balancers stop
    * sending, refuse new calls and let in-flight ones finish, cancel whatever still runs after
-   * `graceMs`, then close the metrics server. Calling it again returns the same promise.
+   * `graceMs`, then close the metrics server and the notes store. Calling it again returns the
+   * same promise.
    */
   shutdown(graceMs: number = this.options.config.shutdown.graceMs): Promise<void> {
     this.stopping ??= this.stop(graceMs);
@@ -147,6 +217,8 @@ export class RouteGuideApp {
     this.health.setServing(false);
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
+    // Load report streams never end by themselves either; clients keep their last weights.
+    this.orca?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
@@ -159,5 +231,6 @@ export class RouteGuideApp {
       });
     });
     await this.metricsServer?.close();
+    await this.notes.close();
   }
 }

@@ -14,7 +14,12 @@ import {
   type HealthStatus,
 } from '../grpc/proto';
 import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
-import { DEFAULT_RETRY, defaultServiceConfig, type RetryOptions } from './service-config';
+import {
+  DEFAULT_RETRY,
+  defaultServiceConfig,
+  type LoadBalancingOptions,
+  type RetryOptions,
+} from './service-config';
 import { DEFAULT_TARGET, isXdsTarget } from './targets';
 import { registerXds } from './xds';
 
@@ -33,6 +38,12 @@ export interface RouteGuideClientOptions {
   readonly deadlineMs?: number;
   /** Retry tuning for GetFeature and ListFeatures; defaults in DEFAULT_RETRY. */
   readonly retry?: RetryOptions;
+  /**
+   * Balancing: `round_robin` (default) or `weighted_round_robin` (weights from the replicas'
+   * ORCA load reports), optionally under outlier detection. See service-config.ts. Ignored for
+   * xds: targets and when `serviceConfig` is given.
+   */
+  readonly loadBalancing?: LoadBalancingOptions;
   /**
    * Replaces the default service config (round robin + retries) entirely. Ignored for xds:
    * targets, whose control plane sends the config.
@@ -100,7 +111,7 @@ export class RouteGuideClient {
         ? {}
         : {
             'grpc.service_config': JSON.stringify(
-              options.serviceConfig ?? defaultServiceConfig(options.retry),
+              options.serviceConfig ?? defaultServiceConfig(options.retry, options.loadBalancing),
             ),
           }),
       ...(options.tls?.serverName

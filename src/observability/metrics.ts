@@ -86,6 +86,9 @@ export class GrpcServerMetrics {
   private readonly handling: Histogram<Labels>;
   /** By method path; bounded by the registered methods (unknown ones never reach interceptors). */
   private readonly methods = new Map<string, MethodMetrics>();
+  /** Plain totals beside the labelled counters, for {@link totals} (ORCA's QPS and EPS). */
+  private handledTotal = 0;
+  private failedTotal = 0;
 
   constructor(options: GrpcServerMetricsOptions = {}) {
     const registers = [this.registry];
@@ -135,6 +138,11 @@ export class GrpcServerMetrics {
         this.set(read());
       },
     });
+  }
+
+  /** Calls handled so far, and how many of them did not end OK (every service, every method). */
+  totals(): { handled: number; failed: number } {
+    return { handled: this.handledTotal, failed: this.failedTotal };
   }
 
   private forMethod(path: string, requestStream: boolean, responseStream: boolean) {
@@ -188,6 +196,8 @@ export class GrpcServerMetrics {
       const finish = (code: number): void => {
         if (finished || stopTimer === undefined) return;
         finished = true;
+        this.handledTotal += 1;
+        if (code !== Status.OK) this.failedTotal += 1;
         this.handledCounter(metrics, code).inc();
         stopTimer();
       };
