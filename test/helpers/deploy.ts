@@ -71,13 +71,88 @@ export interface K8sObject {
   [field: string]: unknown;
 }
 
-/** `kubectl kustomize k8s/`, parsed: exactly what `kubectl apply -k k8s/` sends. */
+/**
+ * `kubectl kustomize k8s/`, parsed: exactly what `kubectl apply -k k8s/` sends. Needs kubectl
+ * (system tier); `npm test` checks {@link assembleKustomization} instead, and the system tier
+ * checks that the two agree.
+ */
 export function renderKustomize(): K8sObject[] {
   const out = execFileSync('kubectl', ['kustomize', path.join(ROOT, 'k8s')], {
     encoding: 'utf8',
     timeout: 60_000,
   });
   return parseAllDocuments(out).map((doc) => doc.toJSON() as K8sObject);
+}
+
+/** The fields of k8s/kustomization.yaml that {@link assembleKustomization} understands. */
+interface Kustomization {
+  apiVersion: string;
+  kind: string;
+  resources: string[];
+  labels?: { pairs: Record<string, string>; includeSelectors?: boolean }[];
+  configMapGenerator?: { name: string; envs: string[] }[];
+  images?: { name: string; newTag?: string }[];
+}
+
+const KUSTOMIZATION_FIELDS = [
+  'apiVersion',
+  'kind',
+  'resources',
+  'labels',
+  'configMapGenerator',
+  'images',
+];
+
+/** Pod specs of the workloads (Deployment, Job): where images and ConfigMap references live. */
+function podSpecsOf(object: K8sObject): Record<string, unknown>[] {
+  const spec = object['spec'] as { template?: { spec?: Record<string, unknown> } } | undefined;
+  return spec?.template?.spec === undefined ? [] : [spec.template.spec];
+}
+
+/**
+ * What `kubectl kustomize k8s/` renders, assembled in Node from the same files, for the subset
+ * of kustomize that k8s/kustomization.yaml uses: `resources`, `labels` (metadata only),
+ * `configMapGenerator` from `envs` files, and `images` tags. Any other field fails loudly, so the
+ * assembly never silently diverges; the one difference is the generated ConfigMap's content-hash
+ * suffix, which kustomize adds and this leaves out (everything that refers to the ConfigMap uses
+ * the same name either way). The system tier (test/system/kustomize.test.ts) checks that kubectl
+ * renders exactly this.
+ */
+export function assembleKustomization(): K8sObject[] {
+  const kustomization = parseYamlFile<Kustomization>('k8s/kustomization.yaml');
+  const unknown = Object.keys(kustomization).filter((k) => !KUSTOMIZATION_FIELDS.includes(k));
+  if (unknown.length > 0)
+    throw new Error(
+      `k8s/kustomization.yaml uses ${unknown.join(', ')}, which assembleKustomization() (test/helpers/deploy.ts) does not implement yet`,
+    );
+  const objects: K8sObject[] = [];
+  for (const file of kustomization.resources) {
+    for (const doc of parseAllDocuments(readRepoFile(path.join('k8s', file))))
+      objects.push(doc.toJSON() as K8sObject);
+  }
+  for (const generator of kustomization.configMapGenerator ?? []) {
+    const data: Record<string, string> = {};
+    for (const envs of generator.envs) Object.assign(data, parseEnvFile(path.join('k8s', envs)));
+    objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: generator.name }, data });
+  }
+  for (const { pairs, includeSelectors } of kustomization.labels ?? []) {
+    if (includeSelectors === true)
+      throw new Error('assembleKustomization() does not implement labels.includeSelectors');
+    for (const object of objects) object.metadata.labels = { ...object.metadata.labels, ...pairs };
+  }
+  for (const image of kustomization.images ?? []) {
+    for (const pod of objects.flatMap(podSpecsOf)) {
+      const containers = [
+        ...((pod['containers'] as { image?: string }[] | undefined) ?? []),
+        ...((pod['initContainers'] as { image?: string }[] | undefined) ?? []),
+      ];
+      for (const container of containers) {
+        if (container.image === image.name && image.newTag !== undefined)
+          container.image = `${image.name}:${image.newTag}`;
+      }
+    }
+  }
+  return objects;
 }
 
 export function parseYamlFile<T>(relative: string): T {

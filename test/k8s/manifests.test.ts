@@ -15,15 +15,17 @@ import type {
 import { loadConfig } from '../../src/config';
 import {
   ROOT,
+  assembleKustomization,
   dockerfileFacts,
   documentedVariables,
   imageName,
   parseYamlFile,
-  renderKustomize,
   validateWithKubernetesModels,
 } from '../helpers/deploy';
 
-const rendered = renderKustomize();
+// k8s/ as `kubectl kustomize` renders it, assembled in Node (no kubectl needed); the system tier
+// (test/system/kustomize.test.ts) checks that kubectl renders exactly this.
+const rendered = assembleKustomization();
 
 function only<T>(kind: string, name?: string): T {
   const found = rendered.filter(
@@ -67,7 +69,7 @@ function containerPort(container: IContainer, name: string): number {
 
 const podLabels = deployment.spec!.template.metadata!.labels!;
 
-describe('k8s/ (kubectl kustomize)', () => {
+describe('k8s/ (as kustomize renders it)', () => {
   it('renders every object the deployment needs, once', () => {
     const kinds = rendered.map((o) => `${o.apiVersion} ${o.kind}`).sort();
     expect(kinds).toEqual(

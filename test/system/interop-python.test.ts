@@ -6,16 +6,18 @@ import { promisify } from 'node:util';
 import { PROTO_DIR } from '../../src/grpc/proto';
 import { CANONICAL_FILE } from '../helpers/canonical';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 
 const run = promisify(execFile);
 // Debian's interpreter, which has python3-grpcio and python3-grpc-tools (installed by .ci/run).
-const PYTHON = '/usr/bin/python3';
+const PYTHON = PROGRAMS.python3Grpcio.probe[0];
 
 describe('interop with python3-grpcio (an independent gRPC implementation)', () => {
-  let server: TestServer;
+  let server: TestServer | undefined;
   let stubs: string;
 
   beforeAll(async () => {
+    requireProgram(PROGRAMS.python3Grpcio);
     stubs = mkdtempSync(path.join(tmpdir(), 'routeguide-py-'));
     await run(PYTHON, [
       '-m',
@@ -32,12 +34,13 @@ describe('interop with python3-grpcio (an independent gRPC implementation)', () 
   });
 
   afterEach(async () => {
-    await server.close();
+    await server?.close();
+    server = undefined;
   });
 
   it('calls all four RPCs with stubs generated from our proto and gets the expected answers', async () => {
     const script = path.join(__dirname, 'python_client.py');
-    const { stdout } = await run(PYTHON, [script, stubs, server.address, CANONICAL_FILE], {
+    const { stdout } = await run(PYTHON, [script, stubs, server!.address, CANONICAL_FILE], {
       timeout: 30_000,
     });
     const results = stdout
