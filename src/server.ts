@@ -5,9 +5,10 @@ import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
 import { ServerHealth } from './grpc/health';
 import type { Logger } from './observability/logging';
+import { CallCounters } from './observability/call-counters';
+import { callObserverInterceptor } from './observability/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
-import { replicaIdInterceptor } from './observability/replica';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
@@ -35,7 +36,9 @@ export class RouteGuideApp {
   readonly server: grpc.Server;
   readonly notes: NotesStore;
   readonly health: ServerHealth;
-  /** Absent when `METRICS=false`. */
+  /** Every call counted per method and status code, metrics on or off (see `totals()`). */
+  readonly calls = new CallCounters();
+  /** The Prometheus export of `calls`; absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly options: RouteGuideAppOptions;
@@ -49,7 +52,7 @@ export class RouteGuideApp {
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
     if (config.metrics.enabled) {
-      this.metrics = new GrpcServerMetrics();
+      this.metrics = new GrpcServerMetrics({ counters: this.calls });
       this.metrics.addGauge(
         'routeguide_features_loaded',
         'Features in the loaded database.',
@@ -68,12 +71,13 @@ export class RouteGuideApp {
       });
     }
 
-    // Order matters: the first interceptor sits next to the transport. Metrics first, so it
-    // counts what every later one answers (e.g. UNAUTHENTICATED); the replica header next, so
-    // even refused calls carry it; authentication last, closest to the handlers.
-    const interceptors: grpc.ServerInterceptor[] = [];
-    if (this.metrics) interceptors.push(this.metrics.interceptor());
-    interceptors.push(replicaIdInterceptor(config.replicaId));
+    // Order matters: the first interceptor sits next to the transport. The call observer
+    // (counting and the replica header, in one layer) first, so it counts what every later one
+    // answers (e.g. UNAUTHENTICATED) and even refused calls carry the header; authentication
+    // last, closest to the handlers.
+    const interceptors: grpc.ServerInterceptor[] = [
+      callObserverInterceptor({ counters: this.calls, replicaId: config.replicaId }),
+    ];
     if (config.authToken !== undefined) {
       interceptors.push(
         bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
