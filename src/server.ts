@@ -10,6 +10,7 @@ import { callObserverInterceptor } from './observability/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
+import { acceptPreEncodedResponses } from './grpc/pre-encoded';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
 import { NotesStore } from './routeguide/notes';
@@ -95,8 +96,9 @@ export class RouteGuideApp {
       'grpc.max_concurrent_streams': c.maxConcurrentStreams,
     });
     const { proto } = loadRouteGuideProto();
+    // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
-      proto.routeguide.RouteGuide.service,
+      acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
       createRouteGuideService({ features, notes: this.notes, logger }),
     );
     this.health.addToServer(this.server);
