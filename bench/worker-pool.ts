@@ -13,10 +13,14 @@ import type {
 export class WorkerPool {
   private readonly workers: ChildProcess[];
 
-  constructor(count: number) {
+  /** `cpu`: pin every worker to this CPU (taskset), away from the server's. */
+  constructor(count: number, cpu?: number) {
     this.workers = Array.from({ length: count }, () =>
       fork(path.join(__dirname, 'worker.js'), [], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        ...(cpu === undefined
+          ? {}
+          : { execPath: 'taskset', execArgv: ['-c', String(cpu), process.execPath] }),
       }),
     );
   }
