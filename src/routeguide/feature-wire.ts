@@ -87,7 +87,12 @@ function writeFeature(
   if (nameBytes > 0) {
     target[offset++] = NAME_TAG;
     offset = writeInt32(target, offset, nameBytes);
-    offset += nameSource.copy(target, offset, nameStart, nameEnd);
+    if (nameBytes < 64) {
+      // Short names (nearly all): a byte loop beats a native copy call.
+      for (let i = nameStart; i < nameEnd; i++) target[offset++] = nameSource[i]!;
+    } else {
+      offset += nameSource.copy(target, offset, nameStart, nameEnd);
+    }
   }
   target[offset++] = LOCATION_TAG;
   target[offset++] = pointSize(latitude, longitude); // at most 22: one byte
