@@ -32,7 +32,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "dist/healthcheck.js"]
 # Exec form: Node is PID 1 and receives SIGTERM itself, so graceful shutdown runs.
 ENTRYPOINT ["/nodejs/bin/node"]
-# The same V8 heap flags as `npm start` (test/unit/node-flags.test.ts): 1 MiB semi-spaces and old
-# space grown by 20% over what is live, so garbage does not hold resident memory up (README:
-# Benchmarks, RouteChat flood).
-CMD ["--max-semi-space-size=1", "--heap-growing-percent=20", "dist/main.js"]
+# Node flags, if any, go before the script, the same as `npm start`'s (test/unit/node-flags.test.ts).
+CMD ["dist/main.js"]

@@ -32,33 +32,40 @@ export interface Target {
   met: boolean | undefined;
 }
 
-/** Our server in several configurations against the grpc-node example baseline (run.ts). */
+/**
+ * Our server in several configurations against the grpc-node example baseline (run.ts
+ * `compare`): per phase, `contender` → one figure per round, and `example beside <contender>`
+ * → the example's figure of the same round (measured just before, alone on the same CPU).
+ */
 export interface Comparison {
   dataset: string;
   contenders: { name: string; description: string }[];
-  /** Phase → contender → one figure per round. */
   phases: Record<string, Record<string, PhaseFigures[]>>;
 }
 
 const mean = (xs: number[]): number => xs.reduce((x, y) => x + y, 0) / xs.length;
+const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 
-/** Mean CPU per call (GetFeature) or per streamed item (ListFeatures) over the rounds. */
-function cost(phase: string, figures: PhaseFigures[]): number {
-  return mean(
-    figures.map((f) => (phase.startsWith('ListFeatures') ? f.cpuUsPerItem : f.cpuUsPerCall)),
-  );
+/** CPU per call (GetFeature) or per streamed item (ListFeatures). */
+function costOf(phase: string, f: PhaseFigures): number {
+  return phase.startsWith('ListFeatures') ? f.cpuUsPerItem : f.cpuUsPerCall;
 }
 
-/** `contender ÷ reference` for a comparison phase, or NaN when either is missing. */
-export function comparisonRatio(
-  c: Comparison,
-  phase: string,
-  contender: string,
-  reference = 'example',
-): number {
-  const a = c.phases[phase]?.[contender];
-  const b = c.phases[phase]?.[reference];
-  return a && b ? cost(phase, a) / cost(phase, b) : NaN;
+/** Per round: the contender's cost ÷ the example's in the same round. */
+export function roundRatios(c: Comparison, phase: string, contender: string): number[] {
+  const a = c.phases[phase]?.[contender] ?? [];
+  const b = c.phases[phase]?.[`example beside ${contender}`] ?? [];
+  return a.map((f, i) => (b[i] ? costOf(phase, f) / costOf(phase, b[i]) : NaN));
+}
+
+/** The median over rounds of the contender's cost ÷ the example's beside it (NaN if none). */
+export function comparisonRatio(c: Comparison, phase: string, contender: string): number {
+  const ratios = roundRatios(c, phase, contender);
+  return ratios.length === 0 ? NaN : median(ratios);
 }
 
 export interface BenchReport {
@@ -127,6 +134,7 @@ export function evaluateTargets(report: BenchReport): Target[] {
   const c = report.comparison;
   if (c) {
     const get = comparisonRatio(c, 'GetFeature c=50', 'ours');
+    // Ratios are medians over rounds of ours ÷ the example measured at the same time.
     targets.push({
       target: 'GetFeature c=50, everything on: CPU/call ÷ the example’s',
       measured: `${fixed(get, 2)}×`,
@@ -186,32 +194,35 @@ function comparisonTable(c: Comparison): string {
     head: [
       `server (${c.dataset})`,
       'phase',
-      'server CPU µs',
+      'CPU µs',
+      'example beside',
       'per',
-      '÷ example',
+      '÷ example (median)',
+      'rounds',
       '÷ ours',
-      'rounds (µs)',
       'calls/s',
       'items/call',
     ],
   });
   for (const [phase, byContender] of Object.entries(c.phases)) {
     const per = phase.startsWith('ListFeatures') ? 'feature' : 'call';
+    const ours = comparisonRatio(c, phase, 'ours');
     for (const { name } of c.contenders) {
       const figures = byContender[name];
-      if (!figures) continue;
+      const example = byContender[`example beside ${name}`];
+      if (!figures || !example) continue;
+      const ratio = comparisonRatio(c, phase, name);
       table.push([
         name,
         phase,
-        fixed(cost(phase, figures), 2),
+        fixed(mean(figures.map((f) => costOf(phase, f))), 2),
+        fixed(mean(example.map((f) => costOf(phase, f))), 2),
         per,
-        `${fixed(comparisonRatio(c, phase, name), 2)}×`,
-        `${fixed(comparisonRatio(c, phase, name, 'ours'), 2)}×`,
-        figures
-          .map((f) =>
-            fixed(per === 'feature' ? f.cpuUsPerItem : f.cpuUsPerCall, per === 'feature' ? 2 : 1),
-          )
+        `${fixed(ratio, 2)}×`,
+        roundRatios(c, phase, name)
+          .map((r) => fixed(r, 2))
           .join(', '),
+        `${fixed(ratio / ours, 2)}×`,
         fixed(mean(figures.map((f) => f.callsPerSecond)), 0),
         fixed(mean(figures.map((f) => f.itemsPerCall)), 0),
       ]);

@@ -490,17 +490,40 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
       log(`compare: starting ${contender.name}`);
       servers.push(await contender.start());
     }
+    // Until V8 has optimised the hot paths a server costs several times more per call (seconds,
+    // on a loaded machine): warm every server on every phase first, unmeasured.
+    for (const [i, contender] of contenders.entries()) {
+      for (const phase of comparePhases) {
+        log(`compare: warming ${contender.name}, ${phase.name}`);
+        await pool.connect(servers[i]!.port);
+        try {
+          await measure(servers[i]!, pool, phase, options.quick ? 1000 : 2 * options.phaseMs);
+        } finally {
+          pool.disconnect();
+        }
+      }
+    }
+    // Each round: the example, then every configuration of ours, one after the other, each
+    // alone on its CPU; a configuration's ratio is to the example of the same round.
     for (let round = 0; round < options.rounds; round++) {
       for (const phase of comparePhases) {
+        let example: PhaseFigures | undefined;
         for (const [i, contender] of contenders.entries()) {
           log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
           await pool.connect(servers[i]!.port);
+          let figures: PhaseFigures;
           try {
-            const figures = await measure(servers[i]!, pool, phase, options.phaseMs);
-            ((result.phases[phase.name] ??= {})[contender.name] ??= []).push(figures);
+            figures = await measure(servers[i]!, pool, phase, options.phaseMs);
           } finally {
             pool.disconnect();
           }
+          const byContender = (result.phases[phase.name] ??= {});
+          if (i === 0) {
+            example = figures;
+            continue;
+          }
+          (byContender[contender.name] ??= []).push(figures);
+          (byContender[`example beside ${contender.name}`] ??= []).push(example!);
         }
       }
     }

@@ -29,9 +29,20 @@ export class WorkerPool {
     return this.workers.length;
   }
 
-  /** Connects every worker to the server at `port` (waits until each channel is ready). */
-  async connect(port: number): Promise<void> {
-    await Promise.all(this.workers.map((w) => this.request(w, { type: 'connect', port }, 40_000)));
+  /**
+   * Connects every worker to the server at `port`, or worker i to `port(i)` (waits until each
+   * channel is ready).
+   */
+  async connect(port: number | ((worker: number) => number)): Promise<void> {
+    await Promise.all(
+      this.workers.map((w, i) =>
+        this.request(
+          w,
+          { type: 'connect', port: typeof port === 'number' ? port : port(i) },
+          40_000,
+        ),
+      ),
+    );
   }
 
   /** Runs a load phase on every worker; `spec(i)` gives worker i its spec. */

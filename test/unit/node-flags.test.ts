@@ -7,7 +7,6 @@ const root = path.resolve(__dirname, '..', '..');
 describe('server Node.js flags', () => {
   it('npm start and the container image run the server with the same flags (what the bench measures)', () => {
     const flags = startScriptNodeFlags(root);
-    expect(flags.length).toBeGreaterThan(0);
     const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
     expect(cmd).toBeDefined();
