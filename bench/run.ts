@@ -504,11 +504,15 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
       }
     }
     // Each round: the example, then every configuration of ours, one after the other, each
-    // alone on its CPU; a configuration's ratio is to the example of the same round.
+    // alone on its CPU; a configuration's ratio is to the example of the same round. The order
+    // of ours rotates from round to round, so no configuration always sits next to the example.
     for (let round = 0; round < options.rounds; round++) {
       for (const phase of comparePhases) {
         let example: PhaseFigures | undefined;
-        for (const [i, contender] of contenders.entries()) {
+        const others = contenders.length - 1;
+        const order = [0, ...Array.from({ length: others }, (_, k) => 1 + ((k + round) % others))];
+        for (const i of order) {
+          const contender = contenders[i]!;
           log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
           await pool.connect(servers[i]!.port);
           let figures: PhaseFigures;
