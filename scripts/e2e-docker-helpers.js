@@ -2,7 +2,7 @@
 // Checks for scripts/e2e-docker.sh that are easier in Node than in bash. Each subcommand prints
 // what it saw and exits non-zero when the check fails.
 //   list <host:port>                          grpcurl-style `list` through server reflection
-//   spread <json-file> <replica-id>...        every listed replica served calls, none failed
+//   spread <json-file> <replica-id>...        every listed replica served calls, none failed, latency given
 //   targets <prometheus-url> <count>          Prometheus scrapes <count> routeguide targets, all up
 'use strict';
 /* global fetch */
@@ -48,6 +48,10 @@ function spread(file, replicas) {
   if (missing.length > 0) fail(`spread: replicas that served no call: ${missing.join(', ')}`);
   const unknown = Object.keys(served).filter((id) => !replicas.includes(id));
   if (unknown.length > 0) fail(`spread: answers from unknown replicas: ${unknown.join(', ')}`);
+  const latency = result.latencyMs ?? {};
+  if (!(latency.p50 > 0 && latency.p99 >= latency.p50)) {
+    fail(`spread: latencyMs missing or inconsistent: ${JSON.stringify(result.latencyMs)}`);
+  }
 }
 
 /** Checks Prometheus's active targets for the routeguide job. */

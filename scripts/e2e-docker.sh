@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the containers on a real docker engine (npm run test:e2e):
-# builds the image, brings docker-compose.yml up with 3 replicas, waits until they are healthy,
-# calls them from the host and through the compose client, scrapes every replica's metrics
+# builds the image, brings docker-compose.yml up with 3 replicas and Redis, waits until they are
+# healthy, checks RouteChat notes are shared across replicas, calls them from the host and through the compose client, scrapes every replica's metrics
 # (directly and through Prometheus), checks the runtime hardening, stops the stack and checks
 # that every replica exited 0 within its grace period. Bounded in time; always tears down.
 #
@@ -153,6 +153,36 @@ for port in "${HOST_PORTS[@]}"; do
 done
 pass "ports ${HOST_PORTS[*]} on 127.0.0.1 each reach their own replica: health Check, reflection list, GetFeature"
 
+# --- RouteChat across replicas: notes shared through the redis service ----------------------
+redis_c=$(compose ps -q redis)
+[[ -n $redis_c ]] || fail "no redis container"
+[[ $(docker inspect -f '{{.State.Health.Status}}' "$redis_c") == healthy ]] || fail "redis is not healthy"
+redis_user=$(docker exec "$redis_c" id -u)
+[[ $redis_user != 0 ]] || fail "redis runs as root"
+note="e2e note $(date +%s%N)"
+chat() { # PORT TEXT -> JSON of the replay
+  timeout 30 node dist/client/cli.js chat --target "127.0.0.1:$1" --json --note "12.5,-45.25=$2"
+}
+first=$(chat 50051 "$note") || fail "RouteChat through 127.0.0.1:50051"
+second=$(chat 50052 "second") || fail "RouteChat through 127.0.0.1:50052"
+third=$(chat 50053 "third") || fail "RouteChat through 127.0.0.1:50053"
+node -e '
+  const [first, second, third, note] = process.argv.slice(1).map((a, i) => (i < 3 ? JSON.parse(a) : a));
+  const texts = (answer) => answer.received.map((n) => n.message);
+  const want = (answer, expected, what) => {
+    if (JSON.stringify(texts(answer)) !== JSON.stringify(expected)) {
+      process.stderr.write(`${what}: got ${JSON.stringify(answer)}, want ${JSON.stringify(expected)}\n`);
+      process.exit(1);
+    }
+  };
+  want(first, [], "through 50051");
+  want(second, [note], "through 50052");
+  want(third, [note, "second"], "through 50053");
+  const replicas = new Set([first.replica, second.replica, third.replica]);
+  if (replicas.size !== 3) { process.stderr.write(`replicas: ${[...replicas]}\n`); process.exit(1); }
+' "$first" "$second" "$third" "$note" || fail "RouteChat notes are not shared across replicas"
+pass "RouteChat: a note sent through 127.0.0.1:50051 is replayed through :50052 and :50053 (three replicas, one redis; redis uid $redis_user, healthy)"
+
 # --- the compose client service --------------------------------------------------------------
 client=$(compose ps -a -q client)
 [[ -n $client ]] || fail "no client container"
@@ -173,6 +203,17 @@ timeout 120 "${compose_cmd[@]}" run --rm -T client dist/client/cli.js spread \
 node scripts/e2e-docker-helpers.js spread "$work/spread.json" "${ids[@]}" ||
   fail "spread did not reach every replica"
 pass "spread --json: 300 calls, 0 failed, every replica (${ids[*]}) served calls"
+
+# Weighted round robin: the replicas' ORCA load reports (cgroup-aware CPU inside containers).
+timeout 120 "${compose_cmd[@]}" run --rm -T client dist/client/cli.js spread \
+  --target dns:///routeguide:50051 --lb weighted_round_robin --outlier-detection --warmup 3000 \
+  --calls 300 --json >"$work/spread-wrr.json" 2>"$work/spread-wrr.err" || {
+  cat "$work/spread-wrr.err" "$work/spread-wrr.json"
+  fail "client spread --lb weighted_round_robin --json"
+}
+node scripts/e2e-docker-helpers.js spread "$work/spread-wrr.json" "${ids[@]}" ||
+  fail "weighted round robin did not reach every replica"
+pass "spread --lb weighted_round_robin --outlier-detection: 300 calls, 0 failed, every replica served calls"
 
 # --- metrics ---------------------------------------------------------------------------------
 # The image has no curl or shell: fetch /metrics with the image's own Node, inside each replica.

@@ -6,6 +6,11 @@ import {
   DEFAULT_NOTES_MAX_TOTAL,
   DEFAULT_NOTES_MAX_TOTAL_CHARS,
 } from './routeguide/notes';
+import {
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_REDIS_NOTES_TTL_SECONDS,
+} from './stores/redis-defaults';
 
 /** The feature file shipped with the service (data/ beside src/ and dist/). */
 export const BUNDLED_FEATURES_FILE = path.resolve(__dirname, '..', 'data', 'route_guide_db.json');
@@ -46,8 +51,17 @@ const schema = z
     NOTES_MAX_PER_LOCATION: positive.default(DEFAULT_NOTES_MAX_PER_LOCATION),
     NOTES_MAX_TOTAL: positive.default(DEFAULT_NOTES_MAX_TOTAL),
     NOTES_MAX_TOTAL_CHARS: positive.default(DEFAULT_NOTES_MAX_TOTAL_CHARS),
+    REDIS_URL: z
+      .string()
+      .trim()
+      .regex(/^rediss?:\/\/[^/?#]+/, 'must be a redis:// or rediss:// URL')
+      .refine((value) => URL.canParse(value), 'must be a redis:// or rediss:// URL')
+      .optional(),
+    REDIS_KEY_PREFIX: z.string().default(DEFAULT_REDIS_KEY_PREFIX),
+    REDIS_NOTES_TTL_SECONDS: positive.default(DEFAULT_REDIS_NOTES_TTL_SECONDS),
+    REDIS_COMMAND_TIMEOUT_MS: positive.default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
     MAX_CONNECTION_AGE_MS: positive.default(30_000),
-    MAX_CONNECTION_AGE_GRACE_MS: positive.default(10_000),
+    MAX_CONNECTION_AGE_GRACE_MS: positive.optional(),
     KEEPALIVE_TIME_MS: positive.default(60_000),
     KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
     MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
@@ -55,11 +69,15 @@ const schema = z
     METRICS: boolean.default(true),
     METRICS_PORT: port.default(9464),
     REFLECTION: boolean.default(true),
+    ORCA: boolean.default(true),
+    ORCA_MIN_REPORT_INTERVAL_MS: integer(100, 3_600_000).default(1000),
     SHUTDOWN_DELAY_MS: nonNegative.default(0),
     SHUTDOWN_GRACE_MS: nonNegative.default(10_000),
+    HEALTH_PORT: port.optional(),
     TLS_CERT_FILE: file,
     TLS_KEY_FILE: file,
     TLS_CLIENT_CA_FILE: file,
+    TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
   })
   .refine((e) => (e.TLS_CERT_FILE === undefined) === (e.TLS_KEY_FILE === undefined), {
@@ -86,12 +104,26 @@ export interface Config {
     readonly maxTotal: number;
     readonly maxTotalChars: number;
   };
+  /**
+   * RouteChat notes in Redis, shared by every replica, when `REDIS_URL` is set; otherwise
+   * they live in this process (`notes` caps apply).
+   */
+  readonly redis?: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    readonly ttlSeconds: number;
+    readonly commandTimeoutMs: number;
+  };
   /** Connection management passed to grpc-js as server options. */
   readonly connections: {
     /** Connections are closed (GOAWAY) after this age so round-robin clients rebalance. */
     readonly maxAgeMs: number;
-    /** Time in-flight calls get after max age before the connection is closed hard. */
-    readonly maxAgeGraceMs: number;
+    /**
+     * Time in-flight calls get after max age before the connection is closed hard. Undefined
+     * (the default, as in grpc-go): no limit — in-flight calls and streams finish on the old
+     * connection while new calls go to a new one.
+     */
+    readonly maxAgeGraceMs?: number;
     readonly keepaliveTimeMs: number;
     readonly keepaliveTimeoutMs: number;
     /** Larger incoming messages are refused with RESOURCE_EXHAUSTED. */
@@ -102,17 +134,29 @@ export interface Config {
   readonly metrics: { readonly enabled: boolean; readonly port: number };
   /** Serve grpc.reflection v1 and v1alpha. */
   readonly reflection: boolean;
+  /**
+   * ORCA load reports (xds.service.orca.v3.OpenRcaService) for weighted round robin clients;
+   * `minReportIntervalMs` is the shortest report interval a client may ask for.
+   */
+  readonly orca: { readonly enabled: boolean; readonly minReportIntervalMs: number };
   readonly shutdown: {
     /** Time between reporting NOT_SERVING and refusing new calls, so load balancers notice. */
     readonly delayMs: number;
     /** Time in-flight calls get to finish before they are cancelled. */
     readonly graceMs: number;
   };
+  /**
+   * A second, plaintext port serving only grpc.health.v1 (for probes when the main port speaks
+   * TLS); unset: none. 0 picks a free port (logged).
+   */
+  readonly healthPort?: number;
   /** TLS on the gRPC port when set; `clientCaFile` additionally requires client certificates. */
   readonly tls?: {
     readonly certFile: string;
     readonly keyFile: string;
     readonly clientCaFile?: string;
+    /** The three files are re-read this often; changes apply to new connections. */
+    readonly reloadIntervalMs: number;
   };
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
@@ -135,6 +179,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 const KNOWN = new Set(Object.keys(schema.shape));
+const SECRET = new Set(['REDIS_URL', 'AUTH_TOKEN']);
 
 /** Parses the environment once into a frozen Config, or throws a ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -146,7 +191,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '');
-      return `${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+      // Secrets (credentials in REDIS_URL, the token) never reach the logs.
+      const shown = SECRET.has(name) ? '<redacted>' : JSON.stringify(env[name] ?? '');
+      return `${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
@@ -162,9 +209,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxTotal: e.NOTES_MAX_TOTAL,
       maxTotalChars: e.NOTES_MAX_TOTAL_CHARS,
     },
+    ...(e.REDIS_URL !== undefined
+      ? {
+          redis: {
+            url: e.REDIS_URL,
+            keyPrefix: e.REDIS_KEY_PREFIX,
+            ttlSeconds: e.REDIS_NOTES_TTL_SECONDS,
+            commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+          },
+        }
+      : {}),
     connections: {
       maxAgeMs: e.MAX_CONNECTION_AGE_MS,
-      maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS,
+      ...(e.MAX_CONNECTION_AGE_GRACE_MS !== undefined
+        ? { maxAgeGraceMs: e.MAX_CONNECTION_AGE_GRACE_MS }
+        : {}),
       keepaliveTimeMs: e.KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: e.KEEPALIVE_TIMEOUT_MS,
       maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,
@@ -172,7 +231,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
     reflection: e.REFLECTION,
+    orca: { enabled: e.ORCA, minReportIntervalMs: e.ORCA_MIN_REPORT_INTERVAL_MS },
     shutdown: { delayMs: e.SHUTDOWN_DELAY_MS, graceMs: e.SHUTDOWN_GRACE_MS },
+    ...(e.HEALTH_PORT !== undefined ? { healthPort: e.HEALTH_PORT } : {}),
     ...(e.TLS_CERT_FILE !== undefined && e.TLS_KEY_FILE !== undefined
       ? {
           tls: {
@@ -181,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             ...(e.TLS_CLIENT_CA_FILE !== undefined
               ? { clientCaFile: path.resolve(e.TLS_CLIENT_CA_FILE) }
               : {}),
+            reloadIntervalMs: e.TLS_RELOAD_INTERVAL_MS,
           },
         }
       : {}),

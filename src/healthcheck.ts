@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Container health probe: `node dist/healthcheck.js [service]` calls grpc.health.v1.Health/Check
- * on 127.0.0.1:$PORT and exits 0 only when the answer is SERVING. It is plain Node so that
+ * on 127.0.0.1:$HEALTH_PORT (plaintext, when set; else $PORT) and exits 0 only when the answer
+ * is SERVING. It is plain Node so that
  * images without a shell (distroless) can run it as an exec-form HEALTHCHECK.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -47,7 +48,9 @@ export async function checkHealth(options: HealthCheckOptions): Promise<string> 
 async function main(): Promise<void> {
   let port: number;
   try {
-    port = loadConfig(process.env).port;
+    // The plaintext health port when there is one (the main port may speak TLS).
+    const config = loadConfig(process.env);
+    port = config.healthPort ?? config.port;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`healthcheck: ${error.message}\n`);

@@ -2,8 +2,11 @@
 import { performance } from 'node:perf_hooks';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './observability/logging';
+import { startTracing, TracingConfigError, type Tracing } from './observability/tracing';
 import { FeatureDatabaseError, loadFeatureDatabase } from './routeguide/features';
-import { RouteGuideApp } from './server';
+import type { RouteGuideApp } from './server';
+// Nothing above may load @grpc/grpc-js (a type-only import loads nothing): ./server is imported in main(), once
+// tracing has started, because OpenTelemetry's gRPC instrumentation patches it on first require.
 
 /** Exit codes: 0 clean shutdown, 1 start-up failure or forced exit, 2 bad configuration. */
 const EXIT_OK = 0;
@@ -23,28 +26,32 @@ function readConfig(): Config {
   }
 }
 
-async function main(): Promise<void> {
-  const config = readConfig();
-  const logger = createLogger(config.logLevel);
-
-  const loadStarted = performance.now();
-  let features;
+/** Tracing when OTEL_* configures an exporter (else a no-op that loaded nothing). */
+async function startTracingOrExit(config: Config): Promise<Tracing> {
   try {
-    features = loadFeatureDatabase(config.featuresFile);
+    return await startTracing({
+      serviceName: 'routeguide',
+      serviceInstanceId: config.replicaId,
+    });
   } catch (error) {
-    if (error instanceof FeatureDatabaseError) {
-      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
-      process.exitCode = EXIT_STARTUP_FAILED;
-      return;
+    if (error instanceof TracingConfigError) {
+      process.stderr.write(`routeguide: invalid configuration: ${error.message}\n`);
+      process.exit(EXIT_BAD_CONFIG);
     }
     throw error;
   }
-  const loadMs = Math.round(performance.now() - loadStarted);
+}
 
-  const app = new RouteGuideApp({ config, logger, features });
-  const port = await app.listen();
+async function main(): Promise<void> {
+  const config = readConfig();
+  const tracing = await startTracingOrExit(config);
+  const logger = createLogger(config.logLevel, undefined, tracing.logFields);
+  tracing.reportProblems((message) => logger.warn({ component: 'opentelemetry' }, message));
 
-  // Handlers go in before the "serving" line: whoever waits for that line may signal at once.
+  // Signal handlers go in first, before the database loads and the port binds: a SIGTERM
+  // during start-up (a rollout, a large database still loading) must end the process cleanly,
+  // not kill it mid-way. Until the app is serving there is nothing to drain: exit at once.
+  const started: { app?: RouteGuideApp } = {};
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -52,10 +59,16 @@ async function main(): Promise<void> {
       process.exit(EXIT_FORCED);
     }
     stopping = true;
+    const app = started.app;
+    if (app === undefined) {
+      logger.info({ signal }, 'signal during start-up: exiting');
+      process.exit(EXIT_OK);
+    }
     const { delayMs, graceMs } = config.shutdown;
     logger.info({ signal, delayMs, graceMs }, 'shutting down');
     void app.shutdown(graceMs).then(
-      () => {
+      async () => {
+        await tracing.shutdown(); // buffered spans go out first (never rejects; bounded)
         logger.info('stopped');
         // Exit explicitly: a peer's idle connection or timer must not keep the process alive.
         process.exit(EXIT_OK);
@@ -69,20 +82,50 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
+  const { RouteGuideApp } = await import('./server');
+
+  logger.debug({ file: config.featuresFile }, 'loading features');
+  const loadStarted = performance.now();
+  let features;
+  try {
+    features = loadFeatureDatabase(config.featuresFile);
+  } catch (error) {
+    if (error instanceof FeatureDatabaseError) {
+      logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
+      process.exitCode = EXIT_STARTUP_FAILED;
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      return;
+    }
+    throw error;
+  }
+  const loadMs = Math.round(performance.now() - loadStarted);
+
+  const app = new RouteGuideApp({ config, logger, features, tracing });
+  const port = await app.listen();
+  // From here a signal drains the server (the port is bound and reports SERVING).
+  started.app = app;
+
   logger.info(
     {
       host: config.host,
       port,
       metricsPort: app.metricsPort,
+      healthPort: app.healthPort,
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
       auth: config.authToken !== undefined,
       reflection: config.reflection,
+      notesStore: config.redis === undefined ? 'memory' : 'redis',
       features: features.size,
       loadMs,
       replica: config.replicaId,
+      tracing: tracing.enabled,
     },
     'routeguide serving',
   );
+  if (config.authToken !== undefined && config.tls === undefined) {
+    logger.warn('AUTH_TOKEN is set without TLS: bearer tokens cross the network in cleartext');
+  }
 }
 
 main().catch((error: unknown) => {

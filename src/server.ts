@@ -1,21 +1,28 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
+import { ConnectionAge } from './grpc/connection-age';
+import { ServerKeepalive } from './grpc/keepalive';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
 import { ServerHealth } from './grpc/health';
+import { OrcaLoadReporter } from './grpc/orca';
 import type { Logger } from './observability/logging';
 import { CallCounters } from './observability/call-counters';
 import { callObserverInterceptor } from './observability/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
+import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { acceptPreEncodedResponses } from './grpc/pre-encoded';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
-import { NotesStore } from './routeguide/notes';
+import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
+import { NotesStoreMetrics } from './observability/store-metrics';
+import { RedisNotesStore } from './stores/redis-notes';
 import { createRouteGuideService } from './routeguide/service';
-import { serverCredentials } from './grpc/tls';
+import { HealthPort } from './grpc/health-port';
+import { ServerTls } from './grpc/tls';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {
@@ -23,6 +30,11 @@ export interface RouteGuideAppOptions {
   readonly logger: Logger;
   /** Loaded and validated before the server is built, so it never serves half a database. */
   readonly features: FeatureDatabase;
+  /**
+   * Started by the entry point before @grpc/grpc-js was loaded (see observability/tracing.ts).
+   * Default: off.
+   */
+  readonly tracing?: Tracing;
 }
 
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
@@ -35,13 +47,22 @@ export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_
  */
 export class RouteGuideApp {
   readonly server: grpc.Server;
+  /** The notes store (in memory, or Redis when `REDIS_URL` is set). */
   readonly notes: NotesStore;
   readonly health: ServerHealth;
   /** Every call counted per method and status code, metrics on or off (see `totals()`). */
   readonly calls = new CallCounters();
   /** The Prometheus export of `calls`; absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
+  /** Tracing facade for stores and other dependencies (`withSpan`); a no-op when tracing is off. */
+  readonly tracing: Tracing;
+  /** ORCA load reports; absent when `ORCA=false`. */
+  readonly orca: OrcaLoadReporter | undefined;
   private readonly metricsServer: MetricsServer | undefined;
+  private readonly connectionAge: ConnectionAge;
+  private readonly keepalive: ServerKeepalive;
+  private readonly healthPortServer: HealthPort | undefined;
+  private tls: ServerTls | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
   private stopping: Promise<void> | undefined;
@@ -49,7 +70,25 @@ export class RouteGuideApp {
   constructor(options: RouteGuideAppOptions) {
     this.options = options;
     const { config, logger, features } = options;
-    this.notes = new NotesStore(config.notes);
+    this.tracing = options.tracing ?? TRACING_OFF;
+    // Notes in Redis (shared by every replica) when configured, else in this process. Health
+    // does not follow Redis: one feature's dependency must not take a replica out of the
+    // balancer for the three RPCs that do not need it (RouteChat answers UNAVAILABLE instead).
+    const redis =
+      config.redis === undefined
+        ? undefined
+        : new RedisNotesStore({
+            url: config.redis.url,
+            keyPrefix: config.redis.keyPrefix,
+            ttlSeconds: config.redis.ttlSeconds,
+            commandTimeoutMs: config.redis.commandTimeoutMs,
+            maxPerLocation: config.notes.maxPerLocation,
+            logger,
+            tracing: this.tracing,
+          });
+    this.notes = redis ?? new MemoryNotesStore(config.notes);
+    // What the handlers use: the store, timed and counted when metrics are on.
+    let notes: NotesStore = this.notes;
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
     if (config.metrics.enabled) {
@@ -59,11 +98,20 @@ export class RouteGuideApp {
         'Features in the loaded database.',
         () => features.size,
       );
-      this.metrics.addGauge(
-        'routeguide_notes_stored',
-        'RouteChat notes currently stored.',
-        () => this.notes.size,
-      );
+      const storeMetrics = new NotesStoreMetrics({
+        registry: this.metrics.registry,
+        store: redis === undefined ? 'memory' : 'redis',
+      });
+      if (redis === undefined) {
+        this.metrics.addGauge(
+          'routeguide_notes_stored',
+          'RouteChat notes currently stored.',
+          () => this.notes.size ?? 0,
+        );
+      } else {
+        storeMetrics.addConnectedGauge(() => redis.connected);
+      }
+      notes = storeMetrics.instrument(notes);
       this.metricsServer = new MetricsServer({
         registry: this.metrics.registry,
         logger,
@@ -79,6 +127,15 @@ export class RouteGuideApp {
     const interceptors: grpc.ServerInterceptor[] = [
       callObserverInterceptor({ counters: this.calls, replicaId: config.replicaId }),
     ];
+    if (config.orca.enabled) {
+      // QPS and errors per second from the call counters (kept with metrics on or off).
+      const calls = this.calls;
+      this.orca = new OrcaLoadReporter({
+        totals: () => calls.totals(),
+        minReportIntervalMs: config.orca.minReportIntervalMs,
+        onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
+      });
+    }
     if (config.authToken !== undefined) {
       interceptors.push(
         bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
@@ -88,27 +145,40 @@ export class RouteGuideApp {
     const c = config.connections;
     this.server = new grpc.Server({
       interceptors,
-      'grpc.max_connection_age_ms': c.maxAgeMs,
-      'grpc.max_connection_age_grace_ms': c.maxAgeGraceMs,
-      'grpc.keepalive_time_ms': c.keepaliveTimeMs,
-      'grpc.keepalive_timeout_ms': c.keepaliveTimeoutMs,
+      // Max connection age and keepalive are ConnectionAge's and ServerKeepalive's job, not
+      // grpc-js's: its keepalive kills connections draining after a GOAWAY (keepalive.ts).
       'grpc.max_receive_message_length': c.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': c.maxConcurrentStreams,
+    });
+    this.connectionAge = new ConnectionAge({
+      maxAgeMs: c.maxAgeMs,
+      ...(c.maxAgeGraceMs !== undefined ? { graceMs: c.maxAgeGraceMs } : {}),
+    });
+    this.keepalive = new ServerKeepalive({
+      timeMs: c.keepaliveTimeMs,
+      timeoutMs: c.keepaliveTimeoutMs,
     });
     const { proto } = loadRouteGuideProto();
     // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
       acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
-      createRouteGuideService({ features, notes: this.notes, logger }),
+      this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
     );
     this.health.addToServer(this.server);
+    if (config.healthPort !== undefined) this.healthPortServer = new HealthPort(this.health);
     if (config.reflection) new ServerReflection().addToServer(this.server);
+    this.orca?.addToServer(this.server);
   }
 
   /** The bound port (useful when the configured port is 0). */
   get port(): number {
     if (this.boundPort === undefined) throw new Error('server is not bound');
     return this.boundPort;
+  }
+
+  /** The bound plaintext health port, or undefined without HEALTH_PORT. */
+  get healthPort(): number | undefined {
+    return this.healthPortServer?.port;
   }
 
   /** The bound metrics port, or undefined when metrics are off. */
@@ -121,19 +191,40 @@ export class RouteGuideApp {
    * resolves with the gRPC port.
    */
   async listen(): Promise<number> {
-    const { host, port, tls } = this.options.config;
-    const credentials = serverCredentials(tls);
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
-        error ? reject(error) : resolve(actualPort),
-      );
-    });
+    const { config, logger } = this.options;
+    const { host, port, tls } = config;
     try {
-      await this.metricsServer?.listen();
+      this.tls = new ServerTls({
+        tls,
+        logger,
+        ...(tls ? { reloadIntervalMs: tls.reloadIntervalMs } : {}),
+      });
+      const credentials = this.tls.credentials;
+      this.boundPort = await new Promise<number>((resolve, reject) => {
+        this.server.bindAsync(formatAddress(host, port), credentials, (error, actualPort) =>
+          error ? reject(error) : resolve(actualPort),
+        );
+      });
+      this.connectionAge.attach(this.server);
+      this.keepalive.attach(this.server);
+      try {
+        await this.tls.ready();
+        if (config.healthPort !== undefined) {
+          await this.healthPortServer?.listen(host, config.healthPort);
+        }
+        await this.metricsServer?.listen();
+      } catch (error) {
+        this.server.forceShutdown();
+        this.healthPortServer?.forceClose();
+        this.tls.close();
+        throw error;
+      }
     } catch (error) {
-      this.server.forceShutdown();
+      // A server that never served releases its notes store (a Redis client reconnects forever).
+      await this.notes.close();
       throw error;
     }
+    this.orca?.start();
     this.health.setServing(true);
     return this.boundPort;
   }
@@ -141,7 +232,8 @@ export class RouteGuideApp {
   /**
    * Graceful shutdown: report NOT_SERVING, wait `shutdown.delayMs` so load balancers stop
    * sending, refuse new calls and let in-flight ones finish, cancel whatever still runs after
-   * `graceMs`, then close the metrics server. Calling it again returns the same promise.
+   * `graceMs`, then close the metrics server and the notes store. Calling it again returns the
+   * same promise.
    */
   shutdown(graceMs: number = this.options.config.shutdown.graceMs): Promise<void> {
     this.stopping ??= this.stop(graceMs);
@@ -151,8 +243,12 @@ export class RouteGuideApp {
   private async stop(graceMs: number): Promise<void> {
     const { config, logger } = this.options;
     this.health.setServing(false);
+    this.connectionAge.stop();
+    this.keepalive.stop();
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
     this.health.endWatches();
+    // Load report streams never end by themselves either; clients keep their last weights.
+    this.orca?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
@@ -164,6 +260,10 @@ export class RouteGuideApp {
         resolve();
       });
     });
+    // The health port closes last, so probes see NOT_SERVING through the whole drain.
+    await this.healthPortServer?.close();
+    this.tls?.close();
     await this.metricsServer?.close();
+    await this.notes.close();
   }
 }

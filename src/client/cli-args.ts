@@ -48,6 +48,15 @@ export function parsePositiveInteger(text: string, what: string): number {
   return Number(text);
 }
 
+export function parseNonNegativeInteger(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(Number(text))) {
+    throw new InvalidArgumentError(
+      `${what} must be a non-negative integer, got ${JSON.stringify(text)}`,
+    );
+  }
+  return Number(text);
+}
+
 /** Commander collector for repeatable options. */
 export function collect<T>(
   parse: (text: string) => T,

@@ -14,7 +14,12 @@ import {
   type HealthStatus,
 } from '../grpc/proto';
 import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
-import { DEFAULT_RETRY, defaultServiceConfig, type RetryOptions } from './service-config';
+import {
+  DEFAULT_RETRY,
+  defaultServiceConfig,
+  type LoadBalancingOptions,
+  type RetryOptions,
+} from './service-config';
 import { DEFAULT_TARGET, isXdsTarget } from './targets';
 import { registerXds } from './xds';
 
@@ -29,10 +34,26 @@ export interface RouteGuideClientOptions {
   readonly tls?: TlsOptions;
   /** Sent as `authorization: Bearer <token>` on every call; default: no header. */
   readonly token?: string;
-  /** Deadline of each call (all its retries included) in ms, unless the call says otherwise. Default 10000. */
+  /**
+   * Deadline of each GetFeature and health check (all retries included) in ms, unless the call
+   * says otherwise. Default 10000.
+   */
   readonly deadlineMs?: number;
+  /**
+   * Deadline of each stream — ListFeatures, RecordRoute, RouteChat — in ms, unless the call says
+   * otherwise. Default: none. A stream lasts as long as it needs (a whole-database listing read
+   * slowly, a chat held open for hours); bound it per call (`deadlineMs`) or cancel it when a
+   * limit matters. The server's connection-age rebalancing never cuts a stream.
+   */
+  readonly streamDeadlineMs?: number;
   /** Retry tuning for GetFeature and ListFeatures; defaults in DEFAULT_RETRY. */
   readonly retry?: RetryOptions;
+  /**
+   * Balancing: `round_robin` (default) or `weighted_round_robin` (weights from the replicas'
+   * ORCA load reports), optionally under outlier detection. See service-config.ts. Ignored for
+   * xds: targets and when `serviceConfig` is given.
+   */
+  readonly loadBalancing?: LoadBalancingOptions;
   /**
    * Replaces the default service config (round robin + retries) entirely. Ignored for xds:
    * targets, whose control plane sends the config.
@@ -46,7 +67,7 @@ export const DEFAULT_DEADLINE_MS = 10_000;
 
 /** Per-call overrides. */
 export interface CallOptions {
-  /** This call's deadline in ms; default: the client's `deadlineMs`. */
+  /** This call's deadline in ms; default: the client's `deadlineMs` (`streamDeadlineMs` for streams). */
   readonly deadlineMs?: number;
 }
 
@@ -73,8 +94,9 @@ function trackReplica(call: grpc.Call | grpc.ClientUnaryCall): { replica(): stri
 }
 
 /**
- * A typed RouteGuide client over one channel. Every call has a deadline; GetFeature and
- * ListFeatures are retried on UNAVAILABLE (see service-config.ts); results say which replica
+ * A typed RouteGuide client over one channel. GetFeature and health checks have a deadline,
+ * streams none by default (see streamDeadlineMs); GetFeature and ListFeatures are retried on
+ * UNAVAILABLE (see service-config.ts); results say which replica
  * answered. Errors are grpc-js ServiceErrors (with `code`, `details`, `metadata`).
  */
 export class RouteGuideClient {
@@ -82,6 +104,7 @@ export class RouteGuideClient {
   readonly stub: RouteGuideStub;
   readonly target: string;
   private readonly deadlineMs: number;
+  private readonly streamDeadlineMs: number | undefined;
   private readonly retry: Required<RetryOptions>;
   private readonly interceptors: grpc.Interceptor[];
   private health: HealthClient | undefined;
@@ -89,6 +112,7 @@ export class RouteGuideClient {
   constructor(options: RouteGuideClientOptions = {}) {
     this.target = options.target ?? DEFAULT_TARGET;
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    this.streamDeadlineMs = options.streamDeadlineMs;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
     const xds = isXdsTarget(this.target);
@@ -100,7 +124,7 @@ export class RouteGuideClient {
         ? {}
         : {
             'grpc.service_config': JSON.stringify(
-              options.serviceConfig ?? defaultServiceConfig(options.retry),
+              options.serviceConfig ?? defaultServiceConfig(options.retry, options.loadBalancing),
             ),
           }),
       ...(options.tls?.serverName
@@ -119,6 +143,12 @@ export class RouteGuideClient {
 
   private callOptions(options: CallOptions | undefined): grpc.CallOptions {
     return { deadline: Date.now() + (options?.deadlineMs ?? this.deadlineMs) };
+  }
+
+  /** A stream's options: its own deadline, else the client's stream deadline, else none. */
+  private streamOptions(options: CallOptions | undefined): grpc.CallOptions {
+    const deadlineMs = options?.deadlineMs ?? this.streamDeadlineMs;
+    return deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs };
   }
 
   /**
@@ -162,7 +192,7 @@ export class RouteGuideClient {
   ): Promise<Answered<Feature__Output[]>> {
     return new Promise((resolve, reject) => {
       const features: Feature__Output[] = [];
-      const call = this.stub.ListFeatures(rectangle, this.callOptions(options));
+      const call = this.stub.ListFeatures(rectangle, this.streamOptions(options));
       const tracked = trackReplica(call);
       call.on('data', (feature: Feature__Output) => {
         features.push(feature);
@@ -178,7 +208,7 @@ export class RouteGuideClient {
     options?: CallOptions,
   ): Promise<Answered<RouteSummary__Output>> {
     return new Promise((resolve, reject) => {
-      const call = this.stub.RecordRoute(this.callOptions(options), (error, summary) =>
+      const call = this.stub.RecordRoute(this.streamOptions(options), (error, summary) =>
         error ? reject(error) : resolve({ value: summary!, replica: tracked.replica() }),
       );
       const tracked = trackReplica(call);
@@ -194,7 +224,7 @@ export class RouteGuideClient {
   ): Promise<Answered<RouteNote__Output[]>> {
     return new Promise((resolve, reject) => {
       const received: RouteNote__Output[] = [];
-      const call = this.stub.RouteChat(this.callOptions(options));
+      const call = this.stub.RouteChat(this.streamOptions(options));
       const tracked = trackReplica(call);
       call.on('data', (note: RouteNote__Output) => {
         received.push(note);

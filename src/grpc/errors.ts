@@ -1,6 +1,7 @@
 import { Metadata, status as Status, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from '../observability/logging';
 import { InvalidInputError } from '../routeguide/geo';
+import { NotesUnavailableError } from '../routeguide/notes';
 
 /** An RPC failure with a gRPC status; `cause` keeps the original error for logs. */
 export class RpcError extends Error implements ServiceError {
@@ -23,7 +24,9 @@ function hasGrpcCode(error: unknown): error is Error & { code: Status; details?:
 
 /**
  * Translates anything a handler threw into the status the caller receives:
- * - invalid input → INVALID_ARGUMENT with the readable message;
+ * - invalid input → INVALID_ARGUMENT with the readable message (logged at debug level);
+ * - a dependency that cannot be reached (the notes store) → UNAVAILABLE, not logged per call
+ *   (the dependency logs its own connection changes once each);
  * - an error that already carries a gRPC status → that status;
  * - anything else is a fault of ours → logged with its cause, INTERNAL to the caller,
  *   without internal details.
@@ -31,7 +34,11 @@ function hasGrpcCode(error: unknown): error is Error & { code: Status; details?:
 export function toServiceError(error: unknown, logger: Logger, method: string): RpcError {
   if (error instanceof RpcError) return error;
   if (error instanceof InvalidInputError) {
+    logger.debug({ method, code: 'INVALID_ARGUMENT', details: error.message }, 'call rejected');
     return new RpcError(Status.INVALID_ARGUMENT, error.message, { cause: error });
+  }
+  if (error instanceof NotesUnavailableError) {
+    return new RpcError(Status.UNAVAILABLE, error.message, { cause: error });
   }
   if (hasGrpcCode(error)) {
     return new RpcError(error.code, error.details ?? error.message, { cause: error });

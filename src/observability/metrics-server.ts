@@ -51,6 +51,11 @@ export class MetricsServer {
         resolve();
       });
     });
+    // Once listening, a server error (e.g. accept() failing with EMFILE) must not become an
+    // unhandled 'error' event that kills the process: log it, keep serving gRPC.
+    this.server.on('error', (error) =>
+      this.options.logger.error({ err: error }, 'metrics server error'),
+    );
     this.boundPort = (this.server.address() as AddressInfo).port;
     return this.boundPort;
   }

@@ -6,7 +6,40 @@ export interface Note {
   readonly message: string;
 }
 
-/** Bounds on what a NotesStore keeps. */
+/**
+ * Where RouteChat keeps its notes. Implementations: {@link MemoryNotesStore} (this process only,
+ * the default) and the Redis store in `src/stores/` (shared by every replica).
+ *
+ * `add` is the whole RouteChat contract for one note: atomically, it returns the notes stored
+ * at the note's location before it (oldest first, from any caller), then stores it. A store
+ * that cannot reach its backend rejects with {@link NotesUnavailableError}.
+ */
+export interface NotesStore {
+  /** Stores a note; resolves with the earlier notes at its location, oldest first. */
+  add(note: Note): Promise<Note[]>;
+  /** Notes held, when the store can tell cheaply (the in-memory store); undefined otherwise. */
+  readonly size: number | undefined;
+  /** Releases connections and timers; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * Why a store failed: not connected (`unreachable`), connection lost with the operation in
+ * flight (`disconnected`), no answer in time (`timeout`), or an error answer (`error`).
+ */
+export type NotesUnavailableKind = 'unreachable' | 'disconnected' | 'timeout' | 'error';
+
+/** The store's backend failed the operation: RouteChat answers UNAVAILABLE. */
+export class NotesUnavailableError extends Error {
+  readonly kind: NotesUnavailableKind;
+  constructor(options: { kind: NotesUnavailableKind; cause?: unknown }) {
+    super('notes store unavailable', { cause: options.cause });
+    this.name = 'NotesUnavailableError';
+    this.kind = options.kind;
+  }
+}
+
+/** Bounds on what a MemoryNotesStore keeps. */
 export interface NotesStoreOptions {
   /** Most notes kept at one location; the oldest there is evicted first. Default 100. */
   maxPerLocation?: number;
@@ -25,13 +58,13 @@ function locationKey(location: GeoPoint): string {
 }
 
 /**
- * The shared RouteChat notes, bounded in count and size.
+ * The RouteChat notes of this process, bounded in count and size.
  *
  * Every note is in two orders at once: `byLocation` (oldest first per location, what a chat
  * replays) and `all` (oldest first overall, what the global caps evict). `all` is a Set of the
  * stored note objects, whose insertion order gives O(1) oldest-first eviction and deletion.
  */
-export class NotesStore {
+export class MemoryNotesStore implements NotesStore {
   private readonly byLocation = new Map<string, Note[]>();
   private readonly all = new Set<Note>();
   private totalChars = 0;
@@ -69,11 +102,20 @@ export class NotesStore {
     return [...(this.byLocation.get(locationKey(location)) ?? [])];
   }
 
+  /** {@link append}, as the asynchronous {@link NotesStore} contract. */
+  add(note: Note): Promise<Note[]> {
+    return Promise.resolve(this.append(note));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /**
    * Stores a note and returns the notes that were at its location before it, oldest first:
    * exactly what RouteChat sends back for this note.
    */
-  add(note: Note): Note[] {
+  append(note: Note): Note[] {
     const key = locationKey(note.location);
     let here = this.byLocation.get(key);
     const earlier: Note[] = here === undefined ? [] : here.slice();

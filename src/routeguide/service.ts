@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import type { ServerWritableStream } from '@grpc/grpc-js';
-import { toServiceError, toStatusObject } from '../grpc/errors';
+import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
+import { toServiceError, toStatusObject, type RpcError } from '../grpc/errors';
 import { preEncoded } from '../grpc/pre-encoded';
+import { limitReadAhead } from '../grpc/read-ahead';
 import type { Feature as FeatureMessage } from '../generated/routeguide/Feature';
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
+import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
 import type { Logger } from '../observability/logging';
 import type { FeatureDatabase } from './features';
 import { encodeFeature } from './feature-wire';
@@ -48,6 +50,91 @@ function streamFeatures(
   };
   call.once('cancelled', () => call.removeListener('drain', pump));
   pump();
+}
+
+/** Resolves when the stream can take more writes, or once it is cancelled or closed. */
+function writable(call: ServerDuplexStream<RouteNote__Output, RouteNote>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('close', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('close', done);
+    call.on('cancelled', done);
+  });
+}
+
+/**
+ * RouteChat over any {@link NotesStore}. Notes of one call are handled strictly one at a time,
+ * in order: the stream is paused as each note arrives (grpc-js then reads at most one message
+ * ahead, see `limitReadAhead`), the store is asked, the replay is written honouring
+ * backpressure (waiting for `drain` whenever the stream's buffer is full), and only then is the
+ * next note read. A client that stops reading therefore stops its own stream: the server holds
+ * for it at most one replay (≤ the per-location cap), the stream's write buffer (grpc-js: 16
+ * messages) and one note read ahead.
+ */
+function routeChat(
+  call: ServerDuplexStream<RouteNote__Output, RouteNote>,
+  notes: NotesStore,
+  fail: (error: unknown) => RpcError,
+): void {
+  limitReadAhead(call, 1);
+  let received = 0;
+  let next: RouteNote__Output | undefined;
+  let busy = false;
+  let ended = false;
+  let finished = false;
+  const gone = (): boolean => finished || call.cancelled || call.destroyed;
+
+  const pump = async (): Promise<void> => {
+    busy = true;
+    try {
+      while (next !== undefined && !gone()) {
+        const note = next;
+        next = undefined;
+        const location = validatePoint(note.location, `note[${received}].location`);
+        const earlier = await notes.add({ location, message: note.message });
+        received++;
+        for (const previous of earlier) {
+          if (gone()) return;
+          if (!call.write(previous)) await writable(call);
+        }
+      }
+    } catch (error) {
+      if (!gone()) {
+        finished = true;
+        call.emit('error', toStatusObject(fail(error)));
+      }
+      return;
+    } finally {
+      busy = false;
+    }
+    if (gone()) return;
+    if (ended) {
+      finished = true;
+      call.end();
+    } else {
+      call.resume();
+    }
+  };
+
+  call.on('data', (note: RouteNote__Output) => {
+    if (gone()) return;
+    // Stop reading until this note is stored and its replay is written.
+    call.pause();
+    next = note;
+    if (!busy) void pump();
+  });
+  call.on('end', () => {
+    ended = true;
+    if (!busy && !gone()) {
+      finished = true;
+      call.end();
+    }
+  });
 }
 
 /**
@@ -117,32 +204,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
     },
 
     RouteChat(call) {
-      let received = 0;
-      let failed = false;
-      const resume = (): void => {
-        call.resume();
-      };
-      call.on('data', (note) => {
-        if (failed) return;
-        try {
-          const location = validatePoint(note.location, `note[${received}].location`);
-          const earlier = notes.add({ location, message: note.message });
-          received++;
-          let writable = true;
-          for (const previous of earlier) writable = call.write(previous);
-          if (!writable) {
-            // Stop reading until the client takes what we already owe it.
-            call.pause();
-            call.once('drain', resume);
-          }
-        } catch (error) {
-          failed = true;
-          call.emit('error', fail(error, 'RouteChat'));
-        }
-      });
-      call.on('end', () => {
-        if (!failed) call.end();
-      });
+      routeChat(call, notes, (error) => toServiceError(error, logger, 'RouteChat'));
     },
   };
 }

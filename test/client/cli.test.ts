@@ -108,9 +108,13 @@ describe('routeguide CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
     for (const replica of ['cli-1', 'cli-2', 'cli-3']) {
-      expect(result.stdout).toMatch(new RegExp(`│ ${replica} +│ +\\d+ │ +[\\d.]+% │`));
+      expect(result.stdout).toMatch(
+        new RegExp(`│ ${replica} +│ +\\d+ │ +[\\d.]+% │ +[\\d.]+ │ +[\\d.]+ │`),
+      );
     }
-    expect(result.stdout).toMatch(/300 calls to ipv4:.*: 300 ok, 0 failed, 3 replicas, \d+ ms/);
+    expect(result.stdout).toMatch(
+      /300 calls to ipv4:.* \(round_robin\): 300 ok, 0 failed, 3 replicas, \d+ ms, latency p50 [\d.]+ ms, p99 [\d.]+ ms/,
+    );
   });
 
   it('spread --json: per-replica counts for scripts', async () => {
@@ -123,9 +127,14 @@ describe('routeguide CLI', () => {
       calls: number;
       failed: number;
       replicas: Record<string, number>;
+      latencyMs: { p50: number; p99: number };
+      replicaLatencyMs: Record<string, { p50: number; p99: number }>;
     };
-    expect(report).toMatchObject({ calls: 300, failed: 0, succeeded: 300 });
+    expect(report).toMatchObject({ calls: 300, failed: 0, succeeded: 300, lb: 'round_robin' });
     expect(Object.keys(report.replicas)).toEqual(['cli-1', 'cli-2', 'cli-3']);
+    expect(Object.keys(report.replicaLatencyMs)).toEqual(['cli-1', 'cli-2', 'cli-3']);
+    expect(report.latencyMs.p50).toBeGreaterThan(0);
+    expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50);
     // A fresh channel sends its first calls to whichever replica connected first.
     for (const calls of Object.values(report.replicas)) {
       expect(calls).toBeGreaterThanOrEqual(75);
@@ -163,6 +172,7 @@ describe('routeguide CLI', () => {
       `error: command-argument value 'north' is invalid for argument 'lat'. latitude "north" is not a number`,
     ]);
     expect((await cli(['spread', '--calls', '0'])).code).toBe(2);
+    expect((await cli(['spread', '--lb', 'least_request'])).code).toBe(2);
     expect((await cli(['nonsense'])).code).toBe(2);
   });
 

@@ -12,10 +12,14 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user would, with a clean environment; killed after 30 s. */
-export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
+): Promise<CliResult> {
   if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: run npm run build`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_JS, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, CLI_JS, ...args], {
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

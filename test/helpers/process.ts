@@ -22,10 +22,16 @@ export interface ServerProcess {
   kill(): void;
 }
 
-/** Spawns `node dist/main.js` on loopback with the given extra environment. */
-export function spawnServer(env: Record<string, string> = {}): ServerProcess {
+/**
+ * Spawns `node dist/main.js` on loopback with the given extra environment; `nodeArgs` go before
+ * the script (e.g. `--require` of a test-only preload).
+ */
+export function spawnServer(
+  env: Record<string, string> = {},
+  options: { nodeArgs?: readonly string[] } = {},
+): ServerProcess {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
-  const child = spawn(process.execPath, [MAIN_JS], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN_JS], {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOST: '127.0.0.1',

@@ -12,6 +12,8 @@ export const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssi
 const HCM =
   'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const CLIENT_SIDE_WRR =
+  'type.googleapis.com/envoy.extensions.load_balancing_policies.client_side_weighted_round_robin.v3.ClientSideWeightedRoundRobin';
 const TYPES = [LDS, RDS, CDS, EDS] as const;
 type TypeUrl = (typeof TYPES)[number];
 
@@ -44,6 +46,7 @@ function loadAds(): grpc.ServiceDefinition {
       'envoy/config/endpoint/v3/endpoint.proto',
       'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
       'envoy/extensions/filters/http/router/v3/router.proto',
+      'envoy/extensions/load_balancing_policies/client_side_weighted_round_robin/v3/client_side_weighted_round_robin.proto',
     ],
     {
       keepCase: true,
@@ -116,9 +119,20 @@ export class XdsControlPlane {
 
   /**
    * Publishes a whole service: `listener` (the xds:/// target name) → route → cluster (round
-   * robin) → endpoints at `addresses` (`127.0.0.1:port`).
+   * robin, or client-side weighted round robin on ORCA out-of-band reports) → endpoints at
+   * `addresses` (`127.0.0.1:port`).
+   *
+   * Weighted round robin goes in the cluster's `load_balancing_policy` directly, not inside
+   * `WrrLocality` as gRFC A52 has it: grpc-js-xds 1.14.1 registers its WrrLocality converter
+   * under a type URL without the `type.googleapis.com/` prefix (so it never matches) and emits a
+   * config its own policy does not take. One locality makes the difference moot. The client
+   * needs `GRPC_EXPERIMENTAL_XDS_WRR_LB=true` for the policy to be recognised at all.
    */
-  setService(listener: string, addresses: readonly string[]): void {
+  setService(
+    listener: string,
+    addresses: readonly string[],
+    options: { lbPolicy?: 'round_robin' | 'weighted_round_robin' } = {},
+  ): void {
     const route = `${listener}-route`;
     const cluster = `${listener}-cluster`;
     const endpoints = `${listener}-endpoints`;
@@ -141,6 +155,26 @@ export class XdsControlPlane {
       type: 'EDS',
       eds_cluster_config: { eds_config: { ads: {} }, service_name: endpoints },
       lb_policy: 'ROUND_ROBIN',
+      ...(options.lbPolicy === 'weighted_round_robin'
+        ? {
+            load_balancing_policy: {
+              policies: [
+                {
+                  typed_extension_config: {
+                    name: 'envoy.load_balancing_policies.client_side_weighted_round_robin',
+                    typed_config: {
+                      '@type': CLIENT_SIDE_WRR,
+                      enable_oob_load_report: { value: true },
+                      oob_reporting_period: { seconds: 1 },
+                      blackout_period: { seconds: 1 },
+                      weight_update_period: { nanos: 500_000_000 },
+                    },
+                  },
+                },
+              ],
+            },
+          }
+        : {}),
     });
     this.setEndpoints(endpoints, addresses);
   }

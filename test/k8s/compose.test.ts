@@ -28,12 +28,14 @@ interface ComposeService {
   deploy?: { replicas?: number };
   depends_on?: Record<string, { condition: string }> | string[];
   volumes?: string[];
+  user?: string;
 }
 
 const compose = parseYamlFile<{ services: Record<string, ComposeService> }>('docker-compose.yml');
 const server = compose.services['routeguide']!;
 const client = compose.services['client']!;
 const prometheus = compose.services['prometheus']!;
+const redis = compose.services['redis']!;
 
 interface PrometheusConfig {
   scrape_configs: {
@@ -193,5 +195,24 @@ describe('docker-compose.yml', () => {
         '!tsconfig.json',
       ].sort(),
     );
+  });
+
+  it('the replicas share RouteChat notes through a healthy Redis they start after', () => {
+    const config = loadConfig(server.environment!);
+    expect(config.redis?.url).toBe('redis://redis:6379/0');
+    expect(server.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
+    expect(redis.image).toBe('redis:7-bookworm');
+    // Non-root (the image's own user), reachable on the compose network only.
+    expect(redis.user).toBe('redis');
+    expect(redis.ports).toBeUndefined();
+    expect(redis.expose).toEqual(['6379']);
+    expect(redis.healthcheck!.test).toEqual(['CMD-SHELL', 'redis-cli ping | grep -q PONG']);
+    const args = redis.command!;
+    expect(args[0]).toBe('redis-server');
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag('--save')).toBe('');
+    expect(flag('--appendonly')).toBe('no');
+    expect(flag('--maxmemory')).toMatch(/^\d+mb$/);
+    expect(flag('--maxmemory-policy')).toBe('allkeys-lru');
   });
 });

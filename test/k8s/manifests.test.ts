@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import type { IJob } from 'kubernetes-models/batch/v1';
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import type {
   IConfigMap,
@@ -33,13 +34,21 @@ function only<T>(kind: string, name?: string): T {
   return found[0] as unknown as T;
 }
 
-const deployment = only<IDeployment>('Deployment');
+const deployment = only<IDeployment>('Deployment', 'routeguide');
 const podSpec = deployment.spec!.template.spec!;
 const server = podSpec.containers[0]!;
 const job = only<IJob>('Job');
 const jobPod = job.spec!.template.spec!;
 const configMap = only<IConfigMap>('ConfigMap');
-const services = rendered.filter((o) => o.kind === 'Service') as unknown as IService[];
+const REDIS = 'routeguide-redis';
+const redisDeployment = only<IDeployment>('Deployment', REDIS);
+const redisPod = redisDeployment.spec!.template.spec!;
+const redisContainer = redisPod.containers[0]!;
+const redisService = only<IService>('Service', REDIS);
+/** The routeguide server's Services (not Redis's). */
+const services = rendered.filter(
+  (o) => o.kind === 'Service' && o.metadata.name !== REDIS,
+) as unknown as IService[];
 const headless = services.find((s) => s.spec?.clusterIP === 'None')!;
 const clusterIp = services.find((s) => s.spec?.clusterIP !== 'None')!;
 
@@ -64,6 +73,9 @@ describe('k8s/ (kubectl kustomize)', () => {
     expect(kinds).toEqual(
       [
         'apps/v1 Deployment',
+        'apps/v1 Deployment',
+        'networking.k8s.io/v1 NetworkPolicy',
+        'v1 Service',
         'autoscaling/v2 HorizontalPodAutoscaler',
         'batch/v1 Job',
         'policy/v1 PodDisruptionBudget',
@@ -176,14 +188,17 @@ describe('k8s/ (kubectl kustomize)', () => {
 
   it('pods run hardened: non-root, read-only root, no capabilities, no escalation, seccomp', () => {
     const user = dockerfileFacts().user;
-    for (const pod of [podSpec, jobPod] as IPodSpec[]) {
+    for (const pod of [podSpec, jobPod, redisPod] as IPodSpec[]) {
       expect(pod.automountServiceAccountToken).toBe(false);
       expect(pod.securityContext).toMatchObject({
         runAsNonRoot: true,
         seccompProfile: { type: 'RuntimeDefault' },
       });
-      // The same numeric user as the image's USER, which runAsNonRoot can verify.
-      expect(`${pod.securityContext!.runAsUser}:${pod.securityContext!.runAsGroup}`).toBe(user);
+      // The same numeric user as the image's USER, which runAsNonRoot can verify (Redis: the
+      // redis image's user, 999).
+      expect(`${pod.securityContext!.runAsUser}:${pod.securityContext!.runAsGroup}`).toBe(
+        pod === redisPod ? '999:999' : user,
+      );
       for (const container of pod.containers) {
         expect(container.securityContext).toMatchObject({
           allowPrivilegeEscalation: false,
@@ -262,5 +277,57 @@ describe('k8s/ (kubectl kustomize)', () => {
     expect(composeArgs.map((a) => a.replace('dns:///routeguide:', 'dns:///HEADLESS:'))).toEqual(
       jobArgs.map((a) => a.replace(`dns:///${headless.metadata!.name}:`, 'dns:///HEADLESS:')),
     );
+  });
+
+  it('an in-cluster Redis holds the shared notes, wired through the ConfigMap', () => {
+    const config = loadConfig(configMap.data!);
+    expect(config.redis?.url).toBe(
+      `redis://${redisService.metadata!.name}:${redisService.spec!.ports![0]!.port}/0`,
+    );
+    const redisLabels = redisDeployment.spec!.template.metadata!.labels!;
+    expect(matches(redisDeployment.spec!.selector.matchLabels, redisLabels)).toBe(true);
+    expect(matches(redisService.spec!.selector, redisLabels)).toBe(true);
+    // The server's Services, PDB and spread constraints never select Redis, and vice versa.
+    for (const service of services) {
+      expect(matches(service.spec!.selector, redisLabels)).toBe(false);
+    }
+    expect(matches(redisService.spec!.selector, podLabels)).toBe(false);
+    expect(redisService.spec!.ports![0]!.targetPort).toBe('redis');
+    expect(redisContainer.ports).toEqual([{ name: 'redis', containerPort: 6379, protocol: 'TCP' }]);
+    expect(redisContainer.image).toBe('redis:7-bookworm');
+    expect(redisDeployment.spec!.replicas).toBe(1);
+    // No persistence; a memory cap below the container limit, least recently used evicted first.
+    const args = redisContainer.args!;
+    const flag = (name: string) => args[args.indexOf(name) + 1];
+    expect(flag('--save')).toBe('');
+    expect(flag('--appendonly')).toBe('no');
+    expect(flag('--maxmemory-policy')).toBe('allkeys-lru');
+    const mib = (value: string) => Number.parseInt(value, 10) * (/gi?b?$/i.test(value) ? 1024 : 1);
+    expect(mib(flag('--maxmemory')!)).toBeLessThan(
+      mib(redisContainer.resources!.limits!['memory'] as string),
+    );
+    for (const probe of [
+      redisContainer.startupProbe,
+      redisContainer.readinessProbe,
+      redisContainer.livenessProbe,
+    ]) {
+      expect(probe).toBeDefined();
+    }
+    // Read-only root: the working directory is an emptyDir.
+    expect(redisContainer.volumeMounts).toEqual([{ name: 'data', mountPath: '/data' }]);
+    expect(redisPod.volumes).toContainEqual({ name: 'data', emptyDir: { sizeLimit: '64Mi' } });
+  });
+
+  it('only the routeguide servers may reach Redis (NetworkPolicy)', () => {
+    const policy = only<INetworkPolicy>('NetworkPolicy');
+    const redisLabels = redisDeployment.spec!.template.metadata!.labels!;
+    expect(matches(policy.spec!.podSelector!.matchLabels, redisLabels)).toBe(true);
+    expect(policy.spec!.policyTypes).toEqual(['Ingress']);
+    const [rule] = policy.spec!.ingress!;
+    expect(matches(rule!.from![0]!.podSelector!.matchLabels, podLabels)).toBe(true);
+    expect(
+      matches(rule!.from![0]!.podSelector!.matchLabels, job.spec!.template.metadata!.labels!),
+    ).toBe(false);
+    expect(rule!.ports).toEqual([{ port: 'redis', protocol: 'TCP' }]);
   });
 });

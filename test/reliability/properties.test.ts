@@ -15,7 +15,7 @@ import {
   MAX_LONGITUDE_E7,
   validatePoint,
 } from '../../src/routeguide/geo';
-import { NotesStore, type Note } from '../../src/routeguide/notes';
+import { MemoryNotesStore, type Note } from '../../src/routeguide/notes';
 import { RouteAccumulator } from '../../src/routeguide/route';
 import { featuresInBox } from '../helpers/canonical';
 
@@ -222,13 +222,13 @@ describe('notes store properties', () => {
         fc.integer({ min: 1, max: 40 }),
         fc.integer({ min: 1, max: 200 }),
         (notes, maxPerLocation, maxTotal, maxTotalChars) => {
-          const store = new NotesStore({ maxPerLocation, maxTotal, maxTotalChars });
+          const store = new MemoryNotesStore({ maxPerLocation, maxTotal, maxTotalChars });
           // Reference: one list of all live notes, oldest first.
           let model: Note[] = [];
           const key = (n: Note) => `${n.location.latitude},${n.location.longitude}`;
           for (const n of notes) {
             const expected = model.filter((m) => key(m) === key(n));
-            expect(store.add(n)).toEqual(expected);
+            expect(store.append(n)).toEqual(expected);
             model.push(n);
             const here = model.filter((m) => key(m) === key(n));
             if (here.length > maxPerLocation) model = model.filter((m) => m !== here[0]);

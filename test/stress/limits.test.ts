@@ -1,6 +1,7 @@
 import type http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { loadRouteGuideProto } from '../../src/grpc/proto';
+import type { MemoryNotesStore } from '../../src/routeguide/notes';
 import { getFeature, openChat } from '../helpers/calls';
 import { liveHeapBytes, MiB, settledHeapBytes } from '../helpers/memory';
 import { connect, frame } from '../helpers/raw-grpc';
@@ -161,7 +162,7 @@ describe('limits', () => {
     chat.call.end();
     expect(await chat.done).toEqual([]);
     expect(server.app.notes.size).toBe(5000);
-    expect(server.app.notes.locationCount).toBe(5000);
+    expect((server.app.notes as MemoryNotesStore).locationCount).toBe(5000);
   });
 
   it('refuses an oversized message with RESOURCE_EXHAUSTED and keeps serving', async () => {

@@ -35,7 +35,6 @@ describe('loadConfig', () => {
       notes: { maxPerLocation: 3, maxTotal: 4, maxTotalChars: 5 },
       connections: {
         maxAgeMs: 30_000,
-        maxAgeGraceMs: 10_000,
         keepaliveTimeMs: 60_000,
         keepaliveTimeoutMs: 20_000,
         maxReceiveMessageBytes: 1024 * 1024,
@@ -43,6 +42,7 @@ describe('loadConfig', () => {
       },
       metrics: { enabled: true, port: 9464 },
       reflection: true,
+      orca: { enabled: true, minReportIntervalMs: 1000 },
       shutdown: { delayMs: 0, graceMs: 10_000 },
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -62,6 +62,8 @@ describe('loadConfig', () => {
     [{ METRICS: 'maybe' }, /METRICS="maybe": must be true or false/],
     [{ METRICS_PORT: '-1' }, /METRICS_PORT="-1"/],
     [{ SHUTDOWN_GRACE_MS: 'soon' }, /SHUTDOWN_GRACE_MS="soon"/],
+    [{ ORCA: 'on' }, /ORCA="on": must be true or false/],
+    [{ ORCA_MIN_REPORT_INTERVAL_MS: '10' }, /ORCA_MIN_REPORT_INTERVAL_MS="10"/],
     [{ TLS_CERT_FILE: 'c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ TLS_KEY_FILE: 'k.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ TLS_CLIENT_CA_FILE: 'ca.pem' }, /TLS_CLIENT_CA_FILE.*need TLS_CERT_FILE and TLS_KEY_FILE/],
@@ -75,6 +77,8 @@ describe('loadConfig', () => {
       METRICS: 'false',
       METRICS_PORT: '0',
       REFLECTION: 'FALSE',
+      ORCA: 'false',
+      ORCA_MIN_REPORT_INTERVAL_MS: '30000',
       SHUTDOWN_DELAY_MS: '5000',
       SHUTDOWN_GRACE_MS: '0',
       TLS_CERT_FILE: 'c.pem',
@@ -85,6 +89,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       metrics: { enabled: false, port: 0 },
       reflection: false,
+      orca: { enabled: false, minReportIntervalMs: 30_000 },
       shutdown: { delayMs: 5000, graceMs: 0 },
       tls: {
         certFile: path.resolve('c.pem'),
@@ -104,7 +109,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ TLS_CERT_FILE: 'c', TLS_KEY_FILE: 'k' }).tls).toEqual({
       certFile: path.resolve('c'),
       keyFile: path.resolve('k'),
+      reloadIntervalMs: 5000,
     });
+    expect(loadConfig({ HEALTH_PORT: '8081' }).healthPort).toBe(8081);
+    expect(plain.healthPort).toBeUndefined();
+    expect(plain.connections.maxAgeGraceMs).toBeUndefined();
   });
 
   it('never echoes AUTH_TOKEN in an error', () => {
@@ -113,5 +122,39 @@ describe('loadConfig', () => {
 
   it('lists every bad variable at once', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'y' })).toThrow(/PORT=.*LOG_LEVEL=/);
+  });
+
+  it('keeps notes in memory unless REDIS_URL is set, with Redis defaults', () => {
+    expect(loadConfig({}).redis).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: '' }).redis).toBeUndefined();
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379/0' }).redis).toEqual({
+      url: 'redis://cache:6379/0',
+      keyPrefix: 'routeguide:',
+      ttlSeconds: 86_400,
+      commandTimeoutMs: 2000,
+    });
+    expect(
+      loadConfig({
+        REDIS_URL: 'rediss://user:pw@cache.example.com:6380/2',
+        REDIS_KEY_PREFIX: 'rg-prod:',
+        REDIS_NOTES_TTL_SECONDS: '60',
+        REDIS_COMMAND_TIMEOUT_MS: '500',
+      }).redis,
+    ).toEqual({
+      url: 'rediss://user:pw@cache.example.com:6380/2',
+      keyPrefix: 'rg-prod:',
+      ttlSeconds: 60,
+      commandTimeoutMs: 500,
+    });
+  });
+
+  it('refuses a REDIS_URL that is not redis:// or rediss://, without echoing it', () => {
+    for (const url of ['http://cache:6379', 'cache:6379', 'redis://', 'redis:// bad host']) {
+      expect(() => loadConfig({ REDIS_URL: url })).toThrow(/REDIS_URL=<redacted>: must be a redis/);
+    }
+    expect(() => loadConfig({ REDIS_URL: 'http://u:hunter2@cache' })).not.toThrow(/hunter2/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://cache', REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(
+      /REDIS_COMMAND_TIMEOUT_MS/,
+    );
   });
 });

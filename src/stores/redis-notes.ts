@@ -1,0 +1,246 @@
+import { Redis } from 'ioredis';
+import type { GeoPoint } from '../routeguide/geo';
+import {
+  DEFAULT_NOTES_MAX_PER_LOCATION,
+  NotesUnavailableError,
+  type Note,
+  type NotesStore,
+  type NotesUnavailableKind,
+} from '../routeguide/notes';
+import type { Logger } from '../observability/logging';
+import type { SpanAttributes, Tracing } from '../observability/tracing-types';
+import {
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_REDIS_NOTES_TTL_SECONDS,
+  DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS,
+} from './redis-defaults';
+
+/** Options of {@link RedisNotesStore}. */
+export interface RedisNotesStoreOptions {
+  /** `redis://[user:password@]host:port/db`, or `rediss://…` for TLS. Required. */
+  readonly url: string;
+  /** Prefix of every key; keys are `<prefix>notes:<latitude>,<longitude>`. Default `routeguide:`. */
+  readonly keyPrefix?: string;
+  /** Notes kept per location, the oldest evicted first. Default 100. */
+  readonly maxPerLocation?: number;
+  /** Seconds a location's notes live after its latest note (the key's expiry). Default 86400. */
+  readonly ttlSeconds?: number;
+  /**
+   * Longest wait for one Redis command, and for a connection attempt, in ms; also how long a
+   * connection may stay silent while a command waits before it is dropped. Default 2000.
+   */
+  readonly commandTimeoutMs?: number;
+  /** Longest delay between reconnection attempts, in ms (backoff from 50 ms, doubling). Default 2000. */
+  readonly reconnectMaxDelayMs?: number;
+  /** Connection state changes are logged here, once each. */
+  readonly logger: Logger;
+  /** Each note's script runs in a child span of the call when tracing is on. Default: no spans. */
+  readonly tracing?: Pick<Tracing, 'withSpan'>;
+}
+
+/**
+ * Read-then-append of one note, atomic on one key (so it also runs on Redis Cluster).
+ * KEYS[1] the location's list; ARGV: message, per-location cap, expiry in seconds.
+ * Returns the notes there before this one, oldest first (at most the cap).
+ */
+const ADD_NOTE_LUA = `
+local cap = tonumber(ARGV[2])
+local earlier = redis.call('LRANGE', KEYS[1], -cap, -1)
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -cap, -1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return earlier
+`;
+
+type ConnectionState = 'starting' | 'ready' | 'down' | 'closed';
+
+/** `redis://user:secret@host` → `redis://user:***@host`, for logs. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable REDIS_URL>';
+  }
+}
+
+/** OpenTelemetry database attributes for spans of a store at `url` (host, port, db index). */
+export function redisSpanAttributes(url: string): SpanAttributes {
+  try {
+    const parsed = new URL(url);
+    return {
+      'db.system.name': 'redis',
+      'db.operation.name': 'EVALSHA',
+      'db.namespace': parsed.pathname.replace(/^\//, '') || '0',
+      'server.address': parsed.hostname.replace(/^\[|\]$/g, ''),
+      'server.port': parsed.port === '' ? 6379 : Number(parsed.port),
+    };
+  } catch {
+    return { 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' };
+  }
+}
+
+/** How ioredis failed a command, for the error counter and the status. */
+function classify(error: unknown): NotesUnavailableKind {
+  const message = error instanceof Error ? error.message : String(error);
+  const name = error instanceof Error ? error.name : '';
+  if (message.includes('enableOfflineQueue')) return 'unreachable';
+  if (message.includes('Command timed out')) return 'timeout';
+  if (name === 'MaxRetriesPerRequestError' || message.includes('Connection is closed')) {
+    return 'disconnected';
+  }
+  return 'error';
+}
+
+/**
+ * RouteChat notes in Redis, shared by every replica pointing at the same Redis.
+ *
+ * One list per location, key `<prefix>notes:<lat>,<lng>`, holding the messages oldest first.
+ * Each note is one Lua script on that key (read the earlier notes, append, trim to the cap,
+ * refresh the key's expiry), so concurrent writers through any replicas are serialised by
+ * Redis: nothing is lost, duplicated or reordered.
+ *
+ * Failure behaviour (ioredis options, chosen so that no call ever waits on a dead Redis):
+ * - no offline queue: while disconnected, a command fails at once (`unreachable`);
+ * - commands in flight when the connection drops fail at once (`maxRetriesPerRequest: 0`)
+ *   and are never re-sent (`autoResendUnfulfilledCommands: false`): a script whose reply was
+ *   lost may have run, and re-sending it would store the note twice;
+ * - a command without a reply within `commandTimeoutMs` fails (`timeout`), and a connection
+ *   silent that long while a command waits is dropped (`socketTimeout`) and re-established;
+ * - reconnection never stops, backing off from 50 ms to `reconnectMaxDelayMs`.
+ * Every failure rejects with {@link NotesUnavailableError}; the process never crashes on a
+ * Redis error (the client's `error` events are handled).
+ */
+export class RedisNotesStore implements NotesStore {
+  readonly size = undefined;
+  readonly keyPrefix: string;
+  private readonly redis: Redis;
+  private readonly maxPerLocation: number;
+  private readonly ttlSeconds: number;
+  private readonly logger: Logger;
+  private readonly target: string;
+  private state: ConnectionState = 'starting';
+  private readonly loggedReplyErrors = new Set<string>();
+  private readonly tracing: Pick<Tracing, 'withSpan'> | undefined;
+  /** Database semantic-convention attributes of every span (no credentials). */
+  private readonly spanAttributes: SpanAttributes;
+
+  constructor(options: RedisNotesStoreOptions) {
+    this.keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
+    this.maxPerLocation = options.maxPerLocation ?? DEFAULT_NOTES_MAX_PER_LOCATION;
+    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_REDIS_NOTES_TTL_SECONDS;
+    this.logger = options.logger;
+    this.target = redactRedisUrl(options.url);
+    this.tracing = options.tracing;
+    this.spanAttributes = redisSpanAttributes(options.url);
+    for (const [name, value] of Object.entries({
+      maxPerLocation: this.maxPerLocation,
+      ttlSeconds: this.ttlSeconds,
+    })) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new RangeError(`${name} must be a positive integer, got ${value}`);
+      }
+    }
+    const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
+    const maxDelayMs = options.reconnectMaxDelayMs ?? DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS;
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      connectTimeout: timeoutMs,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 16), maxDelayMs),
+      connectionName: 'routeguide',
+      scripts: { routeguideAddNote: { lua: ADD_NOTE_LUA, numberOfKeys: 1 } },
+    });
+    this.redis.on('ready', () => this.transition('ready'));
+    this.redis.on('error', (error: Error) => this.transition('down', error));
+    this.redis.on('close', () => {
+      if (this.state === 'ready') this.transition('down');
+    });
+    // Start connecting now, without waiting: the server starts and serves everything else
+    // whether or not Redis is there. A failed first attempt is retried by retryStrategy.
+    this.redis.connect().catch(() => {
+      /* reported through the 'error' event */
+    });
+  }
+
+  /** Whether the client is connected and ready for commands. */
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** The key of a location's list. */
+  keyOf(location: GeoPoint): string {
+    return `${this.keyPrefix}notes:${location.latitude},${location.longitude}`;
+  }
+
+  async add(note: Note): Promise<Note[]> {
+    let messages: unknown;
+    try {
+      const run = () =>
+        (
+          this.redis as unknown as {
+            routeguideAddNote(key: string, ...args: (string | number)[]): Promise<unknown>;
+          }
+        ).routeguideAddNote(
+          this.keyOf(note.location),
+          note.message,
+          this.maxPerLocation,
+          this.ttlSeconds,
+        );
+      messages = await (this.tracing === undefined
+        ? run()
+        : this.tracing.withSpan('EVALSHA', this.spanAttributes, run));
+    } catch (error) {
+      const kind = classify(error);
+      if (kind === 'error') this.logReplyError(error);
+      throw new NotesUnavailableError({ kind, cause: error });
+    }
+    if (!Array.isArray(messages)) {
+      throw new NotesUnavailableError({
+        kind: 'error',
+        cause: new TypeError(`unexpected reply from the notes script: ${typeof messages}`),
+      });
+    }
+    const location = { latitude: note.location.latitude, longitude: note.location.longitude };
+    return messages.map((message) => ({ location, message: String(message) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    try {
+      await this.redis.quit();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  /** Logs a state change once; repeated errors while down (every retry) are not logged. */
+  private transition(next: 'ready' | 'down', error?: Error): void {
+    if (this.state === 'closed' || this.state === next) return;
+    const previous = this.state;
+    this.state = next;
+    if (next === 'ready') {
+      this.logger.info({ redis: this.target }, 'notes store connected');
+    } else {
+      this.logger.warn(
+        { redis: this.target, err: error, was: previous },
+        previous === 'starting' ? 'notes store unreachable' : 'notes store connection lost',
+      );
+    }
+  }
+
+  /** Error replies (OOM, READONLY, …) are logged once per kind of reply, not per call. */
+  private logReplyError(error: unknown): void {
+    const code = (error instanceof Error ? error.message : String(error)).split(' ', 1)[0] ?? '';
+    if (this.loggedReplyErrors.has(code) || this.loggedReplyErrors.size >= 32) return;
+    this.loggedReplyErrors.add(code);
+    this.logger.error({ redis: this.target, err: error }, 'notes store error reply');
+  }
+}
