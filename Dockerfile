@@ -32,4 +32,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "dist/healthcheck.js"]
 # Exec form: Node is PID 1 and receives SIGTERM itself, so graceful shutdown runs.
 ENTRYPOINT ["/nodejs/bin/node"]
+# Node flags, if any, go before the script, the same as `npm start`'s (test/unit/node-flags.test.ts).
 CMD ["dist/main.js"]

@@ -3,14 +3,23 @@
  * several forked client processes, and reports throughput, latency, the server's own CPU time
  * per call and its memory. A benchmark, not a test: it prints figures and never fails on them.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { canonicalDataset, syntheticDataset, type Dataset } from './datasets';
+import { startScriptNodeFlags } from './node-flags';
 import { repoRoot } from './paths';
 import type { LoadSpec, Workload } from './protocol';
-import { printReport, type BenchReport, type MemoryFigures, type SizeReport } from './report';
+import {
+  printReport,
+  type BenchReport,
+  type Comparison,
+  type MemoryFigures,
+  type SizeReport,
+} from './report';
 import { BenchServer } from './server-process';
 import { summarize, type PhaseFigures } from './stats';
 import { WorkerPool } from './worker-pool';
@@ -18,11 +27,19 @@ import { WorkerPool } from './worker-pool';
 interface Options {
   sizes: number[];
   quick: boolean;
+  /** Every RPC at every size (the long per-size table), not only the targets. */
+  full: boolean;
+  /** Alternating rounds of the baseline comparison and the paired scaling phases. */
+  rounds: number;
+  compare: boolean;
+  /** Server on CPU 0, load on CPU 1 (taskset), when there are two CPUs and taskset. */
+  pin: boolean;
+  /** Node flags of the server: those of `npm start`, unless --server-node-flags says otherwise. */
+  serverNodeFlags: string[];
   json: boolean;
   workers: number;
   phaseMs: number;
   memory: boolean;
-  observability: boolean;
   out: string;
   /** NODE_OPTIONS for the server process (diagnostics, e.g. V8 heap limits); none by default. */
   serverNodeOptions: string;
@@ -38,16 +55,36 @@ function parseSize(value: string): number {
   return n;
 }
 
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU for servers and for the load generators when pinning. */
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+
 function parseOptions(): Options {
   const program = new Command('bench')
     .description('RouteGuide server benchmark (loopback only, bounded in time).')
     .option('--sizes <list>', 'database sizes; 100 is the canonical file (default 100,100k,1M)')
-    .option('--quick', 'short phases, sizes 100,100k, smaller memory scenarios', false)
+    .option('--quick', 'short phases, one round, sizes 100,100k, smaller memory scenarios', false)
+    .option('--full', 'also every RPC at every size (adds 100k and the long 1M listings)', false)
+    .option('--rounds <n>', 'alternating rounds of the comparisons', (v) => parseSize(v))
+    .option('--no-compare', 'skip the comparison with the grpc-node example baseline')
+    .option('--no-pin', 'do not pin the server and the load to separate CPUs')
+    .option(
+      '--server-node-flags <flags>',
+      'Node flags for the server instead of those of `npm start` ("" for none)',
+    )
     .option('--json', 'print the JSON report on stdout (the table goes to stderr)', false)
     .option('--workers <n>', 'client processes', (v) => parseSize(v), 3)
     .option('--phase-ms <ms>', 'measured duration of each load phase', (v) => parseSize(v))
     .option('--no-memory', 'skip the slow-reader and RouteChat-flood scenarios')
-    .option('--no-observability', 'skip the metrics/logging on-versus-off comparison')
     .option('--server-node-options <flags>', 'NODE_OPTIONS for the server (diagnostics)', '')
     .option(
       '--out <dir>',
@@ -58,39 +95,53 @@ function parseOptions(): Options {
   const o = program.opts<{
     sizes?: string;
     quick: boolean;
+    full: boolean;
+    rounds?: number;
+    compare: boolean;
+    pin: boolean;
+    serverNodeFlags?: string;
     json: boolean;
     workers: number;
     phaseMs?: number;
     memory: boolean;
-    observability: boolean;
     out: string;
     serverNodeOptions: string;
   }>();
-  const sizes = (o.sizes ?? (o.quick ? '100,100k' : '100,100k,1M')).split(',').map(parseSize);
+  const defaultSizes = o.quick ? '100,100k' : o.full ? '100,100k,1M' : '100,1M';
+  const sizes = (o.sizes ?? defaultSizes).split(',').map(parseSize);
   return {
     sizes: [...new Set(sizes)].sort((a, b) => a - b),
     quick: o.quick,
+    full: o.full,
+    rounds: o.rounds ?? (o.quick ? 1 : 3),
+    compare: o.compare,
+    pin: o.pin && cpus().length >= 2 && hasTaskset(),
+    serverNodeFlags:
+      o.serverNodeFlags === undefined
+        ? startScriptNodeFlags()
+        : o.serverNodeFlags.split(/\s+/).filter((flag) => flag !== ''),
     json: o.json,
     workers: o.workers,
-    phaseMs: o.phaseMs ?? (o.quick ? 1500 : 4000),
+    phaseMs: o.phaseMs ?? (o.quick ? 1500 : 3000),
     memory: o.memory,
-    observability: o.observability,
     out: o.out,
     serverNodeOptions: o.serverNodeOptions,
   };
 }
 
-/** The RPC phases run at every size, in order. */
-function phases(
-  dataset: Dataset,
-  options: Options,
-): {
+interface Phase {
   name: string;
   workload: Workload;
+  /** Calls in flight per worker. */
   concurrency: number;
+  /** When set, calls in flight over all workers (shared out), instead of `concurrency`. */
+  totalConcurrency?: number;
   maxCalls: number;
   callTimeoutMs: number;
-}[] {
+}
+
+/** The RPC phases run at every size, in order. */
+function phases(dataset: Dataset, options: Options): Phase[] {
   const itemBudget = options.quick ? 300_000 : 2_000_000;
   return [
     {
@@ -147,14 +198,17 @@ function phases(
 async function measure(
   server: BenchServer,
   pool: WorkerPool,
-  phase: ReturnType<typeof phases>[number],
+  phase: Phase,
   phaseMs: number,
 ): Promise<PhaseFigures> {
+  const share = (total: number, i: number): number =>
+    Math.floor(total / pool.size) + (i < total % pool.size ? 1 : 0);
   const spec =
     (durationMs: number, maxCalls: number) =>
     (i: number): LoadSpec => ({
       workload: phase.workload,
-      concurrency: phase.concurrency,
+      concurrency:
+        phase.totalConcurrency === undefined ? phase.concurrency : share(phase.totalConcurrency, i),
       durationMs,
       maxCalls,
       callTimeoutMs: phase.callTimeoutMs,
@@ -193,20 +247,32 @@ async function memoryDuring<T>(
   }
 }
 
+/** Our server as shipped (everything on, `npm start`'s Node flags), plus `env`. */
+function startOurs(
+  dataset: Dataset,
+  options: Options,
+  env: Record<string, string> = {},
+): Promise<BenchServer> {
+  return BenchServer.start({
+    featuresFile: dataset.file,
+    logLevel: 'info',
+    metrics: env['METRICS'] !== 'false',
+    readyTimeoutMs: 60_000,
+    nodeOptions: options.serverNodeOptions,
+    nodeFlags: options.serverNodeFlags,
+    env,
+    ...(options.pin ? { cpu: SERVER_CPU } : {}),
+  });
+}
+
 async function runSize(
   dataset: Dataset,
   pool: WorkerPool,
   options: Options,
-  largest: boolean,
+  what: { phases: boolean; memory: boolean },
 ): Promise<SizeReport> {
   log(`${dataset.label}: starting server`);
-  const server = await BenchServer.start({
-    featuresFile: dataset.file,
-    logLevel: 'info',
-    metrics: true,
-    readyTimeoutMs: 60_000,
-    nodeOptions: options.serverNodeOptions,
-  });
+  const server = await startOurs(dataset, options);
   try {
     const report: SizeReport = {
       label: dataset.label,
@@ -218,11 +284,11 @@ async function runSize(
       phases: {},
     };
     await pool.connect(server.port);
-    for (const phase of phases(dataset, options)) {
+    for (const phase of what.phases ? phases(dataset, options) : []) {
       log(`${dataset.label}: ${phase.name}`);
       report.phases[phase.name] = await measure(server, pool, phase, options.phaseMs);
     }
-    if (largest && options.memory) {
+    if (what.memory) {
       const pauseMs = options.quick ? 3000 : 10_000;
       log(`${dataset.label}: slow reader (pauses ${pauseMs} ms mid-stream)`);
       let pausedRss = 0;
@@ -290,16 +356,8 @@ async function paired(
   options: Options,
 ): Promise<NonNullable<BenchReport['paired']>> {
   const names = ['GetFeature miss', 'ListFeatures 1°×1° box'];
-  const start = (dataset: Dataset) =>
-    BenchServer.start({
-      featuresFile: dataset.file,
-      logLevel: 'info',
-      metrics: true,
-      readyTimeoutMs: 60_000,
-      nodeOptions: options.serverNodeOptions,
-    });
-  const servers = [await start(small), await start(large)] as const;
-  const rounds = options.quick ? 2 : 3;
+  const servers = [await startOurs(small, options), await startOurs(large, options)] as const;
+  const rounds = options.rounds;
   const cpu: Record<string, [number[], number[]]> = {};
   try {
     for (let round = 0; round < rounds; round++) {
@@ -331,45 +389,153 @@ async function paired(
   };
 }
 
-/** GetFeature CPU/call with metrics and logs off, then on, alternating to spread the noise. */
-async function observability(
-  dataset: Dataset,
-  pool: WorkerPool,
-  options: Options,
-): Promise<BenchReport['observability']> {
-  const configs = [
-    { name: 'off', logLevel: 'silent', metrics: false },
-    { name: 'on', logLevel: 'info', metrics: true },
-  ] as const;
-  const samples: Record<'off' | 'on', number[]> = { off: [], on: [] };
-  const rounds = options.quick ? 1 : 2;
-  for (let round = 0; round < rounds; round++) {
-    for (const config of configs) {
-      log(`observability ${config.name} (round ${round + 1}/${rounds})`);
-      const server = await BenchServer.start({
-        featuresFile: dataset.file,
-        logLevel: config.logLevel,
-        metrics: config.metrics,
-        readyTimeoutMs: 60_000,
-        nodeOptions: options.serverNodeOptions,
-      });
-      try {
-        await pool.connect(server.port);
-        const figures = await measure(server, pool, phases(dataset, options)[0]!, options.phaseMs);
-        samples[config.name].push(figures.cpuUsPerCall);
-      } finally {
-        pool.disconnect();
-        await server.stop();
+/** Servers compared with the grpc-node example, each a configuration of ours or the example. */
+interface Contender {
+  name: string;
+  description: string;
+  start: () => Promise<BenchServer>;
+}
+
+/** A local OTLP/HTTP sink that accepts and drops everything, for the tracing-on server. */
+async function otlpSink(): Promise<{ server: Server; endpoint: string }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () =>
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return { server, endpoint: `http://127.0.0.1:${port}` };
+}
+
+/**
+ * Our server (as shipped, and with each observability feature turned off in turn) against a
+ * baseline written like the grpc-node RouteGuide example (bench/baseline-server.ts), all up at
+ * once on the canonical database, the phases alternating between them round after round so
+ * that machine noise lands on every side. Figures are server CPU per call (GetFeature, c=50)
+ * and per streamed feature (ListFeatures over the whole canonical box).
+ */
+async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Promise<Comparison> {
+  const sink = await otlpSink();
+  const ours = (env: Record<string, string>) => () => startOurs(dataset, options, env);
+  const contenders: Contender[] = [
+    {
+      name: 'example',
+      description: 'grpc-node example style (bench/baseline-server.ts)',
+      start: () =>
+        BenchServer.start({
+          script: path.join(__dirname, 'baseline-server.js'),
+          featuresFile: dataset.file,
+          logLevel: 'info',
+          metrics: false,
+          readyTimeoutMs: 60_000,
+          nodeOptions: '',
+          ...(options.pin ? { cpu: SERVER_CPU } : {}),
+        }),
+    },
+    { name: 'ours', description: 'ours as shipped: everything on', start: ours({}) },
+    { name: 'METRICS=false', description: 'ours, metrics off', start: ours({ METRICS: 'false' }) },
+    {
+      name: 'REFLECTION=false',
+      description: 'ours, reflection off',
+      start: ours({ REFLECTION: 'false' }),
+    },
+    {
+      name: 'ORCA=false',
+      description: 'ours, ORCA load reports off',
+      start: ours({ ORCA: 'false' }),
+    },
+    {
+      name: 'tracing on',
+      description: 'ours, OpenTelemetry traces exported over OTLP/HTTP to a local sink',
+      start: ours({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      }),
+    },
+    {
+      name: 'all off',
+      description: 'ours, METRICS=false REFLECTION=false ORCA=false',
+      start: ours({ METRICS: 'false', REFLECTION: 'false', ORCA: 'false' }),
+    },
+  ];
+  const comparePhases: Phase[] = [
+    {
+      name: 'GetFeature c=50',
+      workload: { rpc: 'GetFeature', points: dataset.hits },
+      concurrency: 0,
+      totalConcurrency: 50,
+      maxCalls: 1e7,
+      callTimeoutMs: 10_000,
+    },
+    {
+      name: 'ListFeatures whole box c=50',
+      workload: { rpc: 'ListFeatures', boxes: [dataset.world] },
+      concurrency: 0,
+      totalConcurrency: 50,
+      maxCalls: 1e7,
+      callTimeoutMs: 30_000,
+    },
+  ];
+  const servers: BenchServer[] = [];
+  const result: Comparison = {
+    dataset: dataset.label,
+    contenders: contenders.map(({ name, description }) => ({ name, description })),
+    phases: {},
+  };
+  try {
+    for (const contender of contenders) {
+      log(`compare: starting ${contender.name}`);
+      servers.push(await contender.start());
+    }
+    // Until V8 has optimised the hot paths a server costs several times more per call (seconds,
+    // on a loaded machine): warm every server on every phase first, unmeasured.
+    for (const [i, contender] of contenders.entries()) {
+      for (const phase of comparePhases) {
+        log(`compare: warming ${contender.name}, ${phase.name}`);
+        await pool.connect(servers[i]!.port);
+        try {
+          await measure(servers[i]!, pool, phase, options.quick ? 1000 : 2 * options.phaseMs);
+        } finally {
+          pool.disconnect();
+        }
       }
     }
+    // Each round: the example, then every configuration of ours, one after the other, each
+    // alone on its CPU; a configuration's ratio is to the example of the same round. The order
+    // of ours rotates from round to round, so no configuration always sits next to the example.
+    for (let round = 0; round < options.rounds; round++) {
+      for (const phase of comparePhases) {
+        let example: PhaseFigures | undefined;
+        const others = contenders.length - 1;
+        const order = [0, ...Array.from({ length: others }, (_, k) => 1 + ((k + round) % others))];
+        for (const i of order) {
+          const contender = contenders[i]!;
+          log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
+          await pool.connect(servers[i]!.port);
+          let figures: PhaseFigures;
+          try {
+            figures = await measure(servers[i]!, pool, phase, options.phaseMs);
+          } finally {
+            pool.disconnect();
+          }
+          const byContender = (result.phases[phase.name] ??= {});
+          if (i === 0) {
+            example = figures;
+            continue;
+          }
+          (byContender[contender.name] ??= []).push(figures);
+          (byContender[`example beside ${contender.name}`] ??= []).push(example!);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    sink.server.close();
   }
-  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return {
-    dataset: dataset.label,
-    offUsPerCall: samples.off,
-    onUsPerCall: samples.on,
-    ratio: mean(samples.on) / mean(samples.off),
-  };
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -385,6 +551,9 @@ async function main(): Promise<void> {
     },
     options: {
       serverNodeOptions: options.serverNodeOptions,
+      serverNodeFlags: options.serverNodeFlags,
+      pinned: options.pin,
+      rounds: options.rounds,
       sizes: options.sizes,
       workers: options.workers,
       phaseMs: options.phaseMs,
@@ -392,23 +561,29 @@ async function main(): Promise<void> {
     },
     sizes: [],
   };
-  const pool = new WorkerPool(options.workers);
+  const pool = new WorkerPool(options.workers, options.pin ? LOAD_CPU : undefined);
   try {
     const datasets = options.sizes.map((size) => {
       if (size === 100) return canonicalDataset();
       log(`preparing ${size} features`);
       return syntheticDataset(size);
     });
-    for (const dataset of datasets) {
+    const canonical = datasets.find((d) => d.size === 100) ?? canonicalDataset();
+    const largest = datasets[datasets.length - 1]!;
+    if (options.compare) report.comparison = await compare(canonical, pool, options);
+    if (datasets.length > 1) {
+      report.paired = await paired(datasets[0]!, largest, pool, options);
+    }
+    // Without --full, only the largest size runs: readiness, RSS and the memory scenarios.
+    for (const dataset of options.full ? datasets : [largest]) {
+      const isLargest = dataset === largest;
       report.sizes.push(
-        await runSize(dataset, pool, options, dataset === datasets[datasets.length - 1]),
+        await runSize(dataset, pool, options, {
+          phases: options.full,
+          memory: isLargest && options.memory,
+        }),
       );
     }
-    if (datasets.length > 1) {
-      report.paired = await paired(datasets[0]!, datasets[datasets.length - 1]!, pool, options);
-    }
-    if (options.observability)
-      report.observability = await observability(datasets[0]!, pool, options);
   } finally {
     await pool.close();
   }

@@ -17,6 +17,14 @@ const CLOCK_TICKS = (() => {
 })();
 
 export interface ServerOptions {
+  /** Script to run; default the real server, dist/main.js. */
+  script?: string;
+  /** Node.js flags before the script (the benchmark passes those of `npm start`). */
+  nodeFlags?: string[];
+  /** Further environment (e.g. REFLECTION=false). */
+  env?: Record<string, string>;
+  /** Pin the process to this CPU (taskset), when set. */
+  cpu?: number;
   featuresFile: string;
   /** LOG_LEVEL; with `silent` there is no "serving" line, so readiness is polled. */
   logLevel: string;
@@ -49,7 +57,16 @@ export class BenchServer {
     const silent = options.logLevel === 'silent';
     // A silent server cannot tell us its port, so pick a free one for it.
     const port = silent ? await freePort() : 0;
-    const child = spawn(process.execPath, [path.join(repoRoot(), 'dist', 'main.js')], {
+    const args = [
+      ...(options.nodeFlags ?? []),
+      options.script ?? path.join(repoRoot(), 'dist', 'main.js'),
+    ];
+    // taskset execs node in place (same pid), and every thread node starts inherits the CPU.
+    const [command, commandArgs] =
+      options.cpu === undefined
+        ? [process.execPath, args]
+        : ['taskset', ['-c', String(options.cpu), process.execPath, ...args]];
+    const child = spawn(command, commandArgs, {
       env: {
         PATH: process.env['PATH'] ?? '',
         HOST: '127.0.0.1',
@@ -62,6 +79,7 @@ export class BenchServer {
         // be cut by the max-age GOAWAY.
         MAX_CONNECTION_AGE_MS: String(3_600_000),
         ...(options.nodeOptions === '' ? {} : { NODE_OPTIONS: options.nodeOptions }),
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

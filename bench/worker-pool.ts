@@ -13,10 +13,14 @@ import type {
 export class WorkerPool {
   private readonly workers: ChildProcess[];
 
-  constructor(count: number) {
+  /** `cpu`: pin every worker to this CPU (taskset), away from the server's. */
+  constructor(count: number, cpu?: number) {
     this.workers = Array.from({ length: count }, () =>
       fork(path.join(__dirname, 'worker.js'), [], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        ...(cpu === undefined
+          ? {}
+          : { execPath: 'taskset', execArgv: ['-c', String(cpu), process.execPath] }),
       }),
     );
   }
@@ -25,9 +29,20 @@ export class WorkerPool {
     return this.workers.length;
   }
 
-  /** Connects every worker to the server at `port` (waits until each channel is ready). */
-  async connect(port: number): Promise<void> {
-    await Promise.all(this.workers.map((w) => this.request(w, { type: 'connect', port }, 40_000)));
+  /**
+   * Connects every worker to the server at `port`, or worker i to `port(i)` (waits until each
+   * channel is ready).
+   */
+  async connect(port: number | ((worker: number) => number)): Promise<void> {
+    await Promise.all(
+      this.workers.map((w, i) =>
+        this.request(
+          w,
+          { type: 'connect', port: typeof port === 'number' ? port : port(i) },
+          40_000,
+        ),
+      ),
+    );
   }
 
   /** Runs a load phase on every worker; `spec(i)` gives worker i its spec. */

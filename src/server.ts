@@ -5,15 +5,16 @@ import { ConnectionAge } from './grpc/connection-age';
 import { ServerKeepalive } from './grpc/keepalive';
 import { bearerTokenInterceptor } from './grpc/auth';
 import type { Config } from './config';
-import { CallCounter } from './grpc/call-counter';
 import { ServerHealth } from './grpc/health';
 import { OrcaLoadReporter } from './grpc/orca';
 import type { Logger } from './observability/logging';
+import { CallCounters } from './observability/call-counters';
+import { callObserverInterceptor } from './observability/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
 import { MetricsServer } from './observability/metrics-server';
-import { replicaIdInterceptor } from './observability/replica';
 import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
+import { acceptPreEncodedResponses } from './grpc/pre-encoded';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
 import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
@@ -49,7 +50,9 @@ export class RouteGuideApp {
   /** The notes store (in memory, or Redis when `REDIS_URL` is set). */
   readonly notes: NotesStore;
   readonly health: ServerHealth;
-  /** Absent when `METRICS=false`. */
+  /** Every call counted per method and status code, metrics on or off (see `totals()`). */
+  readonly calls = new CallCounters();
+  /** The Prometheus export of `calls`; absent when `METRICS=false`. */
   readonly metrics: GrpcServerMetrics | undefined;
   /** Tracing facade for stores and other dependencies (`withSpan`); a no-op when tracing is off. */
   readonly tracing: Tracing;
@@ -89,7 +92,7 @@ export class RouteGuideApp {
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
 
     if (config.metrics.enabled) {
-      this.metrics = new GrpcServerMetrics();
+      this.metrics = new GrpcServerMetrics({ counters: this.calls });
       this.metrics.addGauge(
         'routeguide_features_loaded',
         'Features in the loaded database.',
@@ -117,31 +120,22 @@ export class RouteGuideApp {
       });
     }
 
-    // Order matters: the first interceptor sits next to the transport. Metrics first, so it
-    // counts what every later one answers (e.g. UNAUTHENTICATED); the replica header next, so
-    // even refused calls carry it; authentication last, closest to the handlers.
-    const interceptors: grpc.ServerInterceptor[] = [];
-    if (this.metrics) interceptors.push(this.metrics.interceptor());
+    // Order matters: the first interceptor sits next to the transport. The call observer
+    // (counting and the replica header, in one layer) first, so it counts what every later one
+    // answers (e.g. UNAUTHENTICATED) and even refused calls carry the header; authentication
+    // last, closest to the handlers.
+    const interceptors: grpc.ServerInterceptor[] = [
+      callObserverInterceptor({ counters: this.calls, replicaId: config.replicaId }),
+    ];
     if (config.orca.enabled) {
-      // ORCA's QPS and errors per second need call totals: the metrics interceptor keeps them;
-      // without it, a counting interceptor takes its place.
-      // TODO(merge): read the perf branch's plain counters instead (one `totals()` either way).
-      let totals: () => { handled: number; failed: number };
-      if (this.metrics) {
-        const metrics = this.metrics;
-        totals = () => metrics.totals();
-      } else {
-        const counter = new CallCounter();
-        interceptors.push(counter.interceptor());
-        totals = () => counter.totals();
-      }
+      // QPS and errors per second from the call counters (kept with metrics on or off).
+      const calls = this.calls;
       this.orca = new OrcaLoadReporter({
-        totals,
+        totals: () => calls.totals(),
         minReportIntervalMs: config.orca.minReportIntervalMs,
         onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
       });
     }
-    interceptors.push(replicaIdInterceptor(config.replicaId));
     if (config.authToken !== undefined) {
       interceptors.push(
         bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
@@ -165,8 +159,9 @@ export class RouteGuideApp {
       timeoutMs: c.keepaliveTimeoutMs,
     });
     const { proto } = loadRouteGuideProto();
+    // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
-      proto.routeguide.RouteGuide.service,
+      acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
       this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
     );
     this.health.addToServer(this.server);

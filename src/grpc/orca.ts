@@ -12,8 +12,8 @@ export interface CallTotals {
 }
 
 /**
- * Where the reporter reads call counts from. The seam for the server's counters: today
- * `GrpcServerMetrics.totals()` (METRICS=true) or a {@link CallCounter} (METRICS=false).
+ * Where the reporter reads call counts from: the server's `CallCounters.totals()`
+ * (observability/call-counters.ts), kept with metrics on or off.
  */
 export type CallTotalsSource = () => CallTotals;
 

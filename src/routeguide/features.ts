@@ -1,4 +1,5 @@
 import KDBush from 'kdbush';
+import { EncodedFeatures } from './feature-wire';
 import { NameTableBuilder, type NameTable } from './name-table';
 import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
 import {
@@ -48,8 +49,8 @@ function hashLocation(latitude: number, longitude: number): number {
 /**
  * The immutable, indexed feature database.
  *
- * Coordinates live in typed arrays, names as UTF-8 in one buffer (NameTable), and both indexes
- * are flat typed arrays, so a million features cost tens of megabytes outside the JS heap rather
+ * Coordinates live in typed arrays, names as UTF-8 in one buffer (NameTable), every feature's
+ * protobuf encoding in another (EncodedFeatures), and both indexes are flat typed arrays, so a million features cost tens of megabytes outside the JS heap rather
  * than a million small objects:
  * - exact lookups go through an open-addressing hash table (`slots` holds index + 1);
  * - box queries go through a static k-d tree (kdbush) over integer coordinates.
@@ -62,11 +63,13 @@ export class FeatureDatabase {
   private readonly slots: Int32Array;
   private readonly slotMask: number;
   private readonly spatial: KDBush | undefined;
+  private readonly encoded: EncodedFeatures;
 
   private constructor(latitudes: Int32Array, longitudes: Int32Array, names: NameTable) {
     this.latitudes = latitudes;
     this.longitudes = longitudes;
     this.names = names;
+    this.encoded = EncodedFeatures.encode(latitudes, longitudes, names);
     const count = names.size;
 
     // Load factor ≤ 0.5 keeps probe sequences short.
@@ -116,6 +119,19 @@ export class FeatureDatabase {
       name: this.names.get(index),
       location: { latitude: this.latitudes[index]!, longitude: this.longitudes[index]! },
     };
+  }
+
+  /**
+   * The feature at a database index as `routeguide.Feature` protobuf bytes (encoded once, at
+   * load; see feature-wire.ts): what the service sends, without building or encoding an object.
+   */
+  encodedAt(index: number): Buffer {
+    return this.encoded.at(index);
+  }
+
+  /** Bytes held by the encoded features (part of the database's memory). */
+  get encodedBytes(): number {
+    return this.encoded.byteLength;
   }
 
   /**

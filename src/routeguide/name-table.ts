@@ -16,6 +16,11 @@ export class NameTable {
     return this.offsets.length - 1;
   }
 
+  /** The UTF-8 bytes as stored (not checked to be valid UTF-8): name i is bytes[offsets[i], offsets[i + 1]). */
+  rawBytes(): { readonly bytes: Buffer; readonly offsets: Uint32Array } {
+    return { bytes: this.bytes, offsets: this.offsets };
+  }
+
   /** Name at `index`, '' for unnamed features. */
   get(index: number): string {
     const start = this.offsets[index]!;

@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import { toServiceError, toStatusObject, type RpcError } from '../grpc/errors';
+import { preEncoded } from '../grpc/pre-encoded';
 import { limitReadAhead } from '../grpc/read-ahead';
 import type { Feature as FeatureMessage } from '../generated/routeguide/Feature';
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
 import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
 import type { Logger } from '../observability/logging';
 import type { FeatureDatabase } from './features';
+import { encodeFeature } from './feature-wire';
 import { boxFromCorners, validatePoint } from './geo';
 import type { NotesStore } from './notes';
 import { RouteAccumulator } from './route';
@@ -19,24 +21,32 @@ export interface RouteGuideServiceDeps {
 }
 
 /**
- * Writes features by database index, honouring backpressure: when `write()` reports a full
- * buffer it waits for `drain`; it stops as soon as the call is cancelled or its deadline passes.
+ * Writes features by database index, as the bytes encoded at load, honouring backpressure:
+ * when `write()` reports a full buffer it waits for `drain`; it stops as soon as the call is
+ * cancelled or its deadline passes. A fault while writing (now or in a later batch, after a
+ * `drain`) ends the call with INTERNAL instead of escaping into the event loop.
  */
 function streamFeatures(
   call: ServerWritableStream<unknown, FeatureMessage>,
   features: FeatureDatabase,
   indexes: Uint32Array,
+  fail: (error: unknown) => void,
 ): void {
   let next = 0;
   const pump = (): void => {
-    while (next < indexes.length) {
-      if (call.cancelled) return;
-      if (!call.write(features.featureAt(indexes[next++]!))) {
-        call.once('drain', pump);
-        return;
+    try {
+      while (next < indexes.length) {
+        if (call.cancelled) return;
+        if (!call.write(preEncoded<FeatureMessage>(features.encodedAt(indexes[next++]!)))) {
+          call.once('drain', pump);
+          return;
+        }
       }
+      call.end();
+    } catch (error) {
+      call.removeListener('drain', pump);
+      fail(error);
     }
-    call.end();
   };
   call.once('cancelled', () => call.removeListener('drain', pump));
   pump();
@@ -139,8 +149,14 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
   return {
     GetFeature(call, callback) {
       try {
-        const point = validatePoint(call.request);
-        callback(null, features.find(point) ?? { name: '', location: point });
+        const { latitude, longitude } = validatePoint(call.request);
+        const index = features.indexOf(latitude, longitude);
+        callback(
+          null,
+          preEncoded<FeatureMessage>(
+            index >= 0 ? features.encodedAt(index) : encodeFeature('', latitude, longitude),
+          ),
+        );
       } catch (error) {
         callback(toServiceError(error, logger, 'GetFeature'));
       }
@@ -152,7 +168,9 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           validatePoint(call.request.lo, 'lo'),
           validatePoint(call.request.hi, 'hi'),
         );
-        streamFeatures(call, features, features.indexesWithin(box));
+        streamFeatures(call, features, features.indexesWithin(box), (error) =>
+          call.emit('error', fail(error, 'ListFeatures')),
+        );
       } catch (error) {
         call.emit('error', fail(error, 'ListFeatures'));
       }

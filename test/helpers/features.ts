@@ -1,8 +1,8 @@
 import { FeatureDatabase, type Feature } from '../../src/routeguide/features';
 
 /**
- * Builds a database whose `featureAt` calls are counted: how many features a handler has
- * produced for writing, which shows whether a stream stopped or waited.
+ * Builds a database whose `featureAt` and `encodedAt` calls are counted: how many features a
+ * handler has produced for writing, which shows whether a stream stopped or waited.
  */
 export function countingDatabase(features: readonly Feature[]): {
   db: FeatureDatabase;
@@ -14,6 +14,11 @@ export function countingDatabase(features: readonly Feature[]): {
   db.featureAt = (index: number) => {
     produced++;
     return featureAt(index);
+  };
+  const encodedAt = db.encodedAt.bind(db);
+  db.encodedAt = (index: number) => {
+    produced++;
+    return encodedAt(index);
   };
   return { db, produced: () => produced };
 }

@@ -317,8 +317,8 @@ describe('RouteGuide over gRPC', () => {
       const { logger, lines } = capturingLogger();
       const db = FeatureDatabase.fromFeatures(features);
       server = await startTestServer({ features: db, logger });
-      const realFind = db.find.bind(db);
-      db.find = () => {
+      const realIndexOf = db.indexOf.bind(db);
+      db.indexOf = () => {
         throw new Error('disk on fire');
       };
       const error = await statusOf(getFeature(server.client, BERKSHIRE));
@@ -335,8 +335,46 @@ describe('RouteGuide over gRPC', () => {
         grpc.status.INTERNAL,
       );
 
-      db.find = realFind;
+      db.indexOf = realIndexOf;
       expect((await getFeature(server.client, BERKSHIRE)).name).not.toBe('');
+    });
+
+    it('a fault in a later ListFeatures batch (after a drain) is INTERNAL for that call only', async () => {
+      await server.close();
+      const { logger, lines } = capturingLogger();
+      const db = FeatureDatabase.fromFeatures(syntheticFeatures(2000));
+      server = await startTestServer({ features: db, logger });
+      // Features are produced in batches that stop at a full write buffer and resume on
+      // `drain`; the 500th is well past the first batch, so it is produced from a drain event.
+      let produced = 0;
+      const fault = (): never => {
+        throw new Error('feature 500 unreadable');
+      };
+      const featureAt = db.featureAt.bind(db);
+      const encodedAt = db.encodedAt.bind(db);
+      db.featureAt = (i) => (++produced === 500 ? fault() : featureAt(i));
+      db.encodedAt = (i) => (++produced === 500 ? fault() : encodedAt(i));
+
+      const everything = {
+        lo: { latitude: -900_000_000, longitude: -1_800_000_000 },
+        hi: { latitude: 900_000_000, longitude: 1_800_000_000 },
+      };
+      const received: unknown[] = [];
+      const call = server.client.ListFeatures(everything);
+      call.on('data', (feature) => received.push(feature));
+      const error = await new Promise<grpc.ServiceError>((resolve, reject) => {
+        call.on('error', resolve);
+        call.on('end', () => reject(new Error('the stream ended OK')));
+      });
+      expect(error.code).toBe(grpc.status.INTERNAL);
+      expect(error.details).toBe('internal error');
+      expect(received.length).toBeGreaterThan(16);
+      expect(received.length).toBeLessThan(500);
+      const logged = lines().find((line) => line['msg'] === 'handler failed');
+      expect(logged).toMatchObject({ level: 'error', method: 'ListFeatures' });
+
+      // The server still serves, the same call included.
+      expect(await listFeatures(server.client, everything)).toHaveLength(2000);
     });
   });
 });

@@ -245,11 +245,12 @@ describe('k8s/ (as kustomize renders it)', () => {
     expect(facts.entrypoint).toEqual(['/nodejs/bin/node']);
     expect(server.command).toBeUndefined();
     expect(server.args).toBeUndefined();
-    expect(facts.cmd).toEqual(['dist/main.js']);
+    // The CMD is Node flags (the same as `npm start`'s, see node-flags.test.ts), then the script.
+    expect(facts.cmd.at(-1)).toBe('dist/main.js');
     const client = jobPod.containers[0]!;
     expect(client.command).toBeUndefined();
     // Scripts the image runs exist in the build output (npm test builds first).
-    for (const script of [facts.cmd[0]!, client.args![0]!, facts.healthcheck[1]!]) {
+    for (const script of [facts.cmd.at(-1)!, client.args![0]!, facts.healthcheck[1]!]) {
       expect(existsSync(path.join(ROOT, script))).toBe(true);
     }
   });
