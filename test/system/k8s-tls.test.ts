@@ -21,8 +21,15 @@ import { PROGRAMS, requireProgram } from '../helpers/system-programs';
  */
 describe('k8s/components/tls (kubectl kustomize)', () => {
   let rendered: K8sObject[];
+  /** The one object of a kind that belongs to the server (k8s/ also holds Redis's Deployment). */
   const only = <T>(kind: string): T => {
-    const found = rendered.filter((o) => o.kind === kind);
+    const found = rendered.filter(
+      (o) =>
+        o.kind === kind &&
+        (o.metadata as { labels?: Record<string, string> } | undefined)?.labels?.[
+          'app.kubernetes.io/name'
+        ] !== 'redis',
+    );
     expect(found).toHaveLength(1);
     return found[0] as unknown as T;
   };
