@@ -66,6 +66,11 @@ export function isValidLongitude(value: unknown): value is number {
   return Number.isInteger(value) && Math.abs(value as number) <= MAX_LONGITUDE_E7;
 }
 
+/** True when the point is present with valid coordinates (what {@link validatePoint} accepts). */
+export function isValidPoint(point: GeoPoint | null | undefined): point is GeoPoint {
+  return point != null && isValidLatitude(point.latitude) && isValidLongitude(point.longitude);
+}
+
 /**
  * Checks a point that arrived from a caller. `path` names the point in the request, e.g. `lo`
  * or `location` (empty when the point is the request itself), so the message tells the

@@ -9,7 +9,7 @@ import type { RouteNote, RouteNote__Output } from '../generated/routeguide/Route
 import type { Logger } from '../observability/logging';
 import type { FeatureDatabase } from './features';
 import { encodeFeature } from './feature-wire';
-import { boxFromCorners, validatePoint } from './geo';
+import { boxFromCorners, isValidPoint, validatePoint } from './geo';
 import type { NotesStore } from './notes';
 import { RouteAccumulator } from './route';
 
@@ -95,7 +95,10 @@ function routeChat(
       while (next !== undefined && !gone()) {
         const note = next;
         next = undefined;
-        const location = validatePoint(note.location, `note[${received}].location`);
+        // The field path is only built for an invalid note, not for every note of a stream.
+        const location = isValidPoint(note.location)
+          ? note.location
+          : validatePoint(note.location, `note[${received}].location`);
         const earlier = await notes.add({ location, message: note.message });
         received++;
         for (const previous of earlier) {

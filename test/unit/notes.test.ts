@@ -76,6 +76,23 @@ describe('MemoryNotesStore', () => {
     expect(store.locationCount).toBeLessThanOrEqual(100);
   });
 
+  it('evicts in global order after many per-location evictions at one location', async () => {
+    const store = new MemoryNotesStore({ maxPerLocation: 2, maxTotal: 3 });
+    for (let i = 0; i < 1000; i++) await store.add(note(0, `m${i}`));
+    expect(store.at(at(0))).toEqual([note(0, 'm998'), note(0, 'm999')]);
+    await store.add(note(1, 'a'));
+    expect(store.size).toBe(3);
+    await store.add(note(2, 'b'));
+    expect(store.at(at(0))).toEqual([note(0, 'm999')]);
+    await store.add(note(3, 'c'));
+    expect(store.at(at(0))).toEqual([]);
+    await store.add(note(4, 'd'));
+    expect(store.at(at(1))).toEqual([]);
+    expect(store.size).toBe(3);
+    expect(store.locationCount).toBe(3);
+    expect(await store.add(note(0, 'again'))).toEqual([]);
+  });
+
   it('fulfils the NotesStore contract: replay then store, size, close', async () => {
     const store: NotesStore = new MemoryNotesStore({ maxPerLocation: 2 });
     expect(await store.add(note(1, 'a'))).toEqual([]);
