@@ -122,6 +122,20 @@ function createClient(
   });
 }
 
+/** Resolves once a cluster node's connection is ready or has ended (never rejects). */
+function untilSettled(node: Redis): Promise<void> {
+  if (node.status === 'ready' || node.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      node.off('ready', done);
+      node.off('end', done);
+      resolve();
+    };
+    node.once('ready', done);
+    node.once('end', done);
+  });
+}
+
 /** `redis://user:secret@host` → `redis://user:***@host`, for logs. */
 export function redactRedisUrl(url: string): string {
   try {
@@ -222,7 +236,26 @@ export class RedisNotesStore implements NotesStore {
     const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     const maxDelayMs = options.reconnectMaxDelayMs ?? DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS;
     this.redis = createClient(options.url, options.cluster ?? false, timeoutMs, maxDelayMs);
-    this.redis.on('ready', () => this.transition('ready'));
+    const client = this.redis;
+    if (client instanceof Cluster) {
+      // The cluster client opens a node's connection on that node's first command, and fails
+      // the commands sent meanwhile (no offline queue): open each one as soon as it is known,
+      // and count the store connected once the cluster and all its masters are ready.
+      client.on('+node', (node: Redis) => {
+        if (node.status === 'wait') {
+          node.connect().catch(() => {
+            /* reported by the cluster ('node error'), retried through MOVED / slot refresh */
+          });
+        }
+      });
+      client.on('ready', () => {
+        void Promise.all(client.nodes('master').map(untilSettled)).then(() => {
+          if (client.status === 'ready') this.transition('ready');
+        });
+      });
+    } else {
+      client.on('ready', () => this.transition('ready'));
+    }
     this.redis.on('error', (error: Error) => this.transition('down', error));
     // Cluster mode: 'error' when no node answers CLUSTER SLOTS, 'close' when every node is lost.
     this.redis.on('close', () => {
