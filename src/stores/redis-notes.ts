@@ -238,18 +238,20 @@ export class RedisNotesStore implements NotesStore {
     this.redis = createClient(options.url, options.cluster ?? false, timeoutMs, maxDelayMs);
     const client = this.redis;
     if (client instanceof Cluster) {
-      // The cluster client opens a node's connection on that node's first command, and fails
-      // the commands sent meanwhile (no offline queue): open each one as soon as it is known,
-      // and count the store connected once the cluster and all its masters are ready.
-      client.on('+node', (node: Redis) => {
-        if (node.status === 'wait') {
-          node.connect().catch(() => {
-            /* reported by the cluster ('node error'), retried through MOVED / slot refresh */
-          });
-        }
-      });
+      // The cluster client opens a node's connection on that node's first command and, without
+      // an offline queue, fails the commands sent to it meanwhile. So once the cluster is ready
+      // (not before: its ready check must not meet a node still connecting), open every
+      // master's connection, and count the store connected when they are all ready.
       client.on('ready', () => {
-        void Promise.all(client.nodes('master').map(untilSettled)).then(() => {
+        const masters = client.nodes('master');
+        for (const node of masters) {
+          if (node.status === 'wait') {
+            node.connect().catch(() => {
+              /* reported by the cluster ('node error'); the next MOVED opens a new one */
+            });
+          }
+        }
+        void Promise.all(masters.map(untilSettled)).then(() => {
           if (client.status === 'ready') this.transition('ready');
         });
       });
