@@ -31,14 +31,15 @@ async function chatOnce(
   });
 }
 
-/** Three RouteGuideApp servers in cluster mode, all given the same single seed node. */
+/** RouteGuideApp servers (three by default) in cluster mode, all given the same single seed node. */
 async function startReplicas(
   cluster: RedisCluster,
   env: Record<string, string>,
   options: Parameters<typeof startTestServer>[0] = {},
+  count = 3,
 ): Promise<TestServer[]> {
   const servers: TestServer[] = [];
-  for (let i = 1; i <= 3; i++) {
+  for (let i = 1; i <= count; i++) {
     servers.push(
       await startTestServer({
         ...options,
@@ -136,6 +137,61 @@ describe('RouteChat notes on a real 3-master Redis Cluster (one seed node config
       expect(switches.length).toBeGreaterThan(10);
     } finally {
       await Promise.all(servers.map((s) => s.close()));
+    }
+  });
+
+  it('one master lost: its locations fail at once, the others serve until Redis calls the cluster down; back, all serve', async () => {
+    const [server] = await startReplicas(cluster, { REDIS_KEY_PREFIX: 'one:' }, {}, 1);
+    try {
+      // One location per master.
+      const byNode = new Map<number, { latitude: number; longitude: number }>();
+      for (let i = 0; byNode.size < 3; i++) {
+        const location = at(500 + i);
+        expect((await chatOnce(server!.client, 'first', location)).replay).toEqual([]);
+        const owner = await cluster.ownerOf(`one:notes:${location.latitude},${location.longitude}`);
+        if (!byNode.has(owner)) byNode.set(owner, location);
+      }
+      const probe = async (tag: string) =>
+        Promise.all(
+          [0, 1, 2].map(async (n) => {
+            const result = await chatOnce(server!.client, tag, byNode.get(n)!, 5000);
+            // Never a hang: every note is answered or refused well within its deadline.
+            expect(result.ms).toBeLessThan(1500);
+            return result.code === undefined
+              ? 'OK'
+              : (grpc.status[result.code] ?? String(result.code));
+          }),
+        );
+      await cluster.nodes[2]!.kill();
+      // Right away: the lost master's slots fail (its connection is gone), the others serve.
+      expect(await probe('one lost')).toEqual(['OK', 'OK', 'UNAVAILABLE']);
+      // Without a replica to fail over to, Redis marks the cluster down (cluster-node-timeout,
+      // 2 s here) and refuses every key: CLUSTERDOWN, answered UNAVAILABLE at once.
+      const lostAt = Date.now();
+      const seen: string[][] = [];
+      for (;;) {
+        const outcomes = await probe('while lost');
+        seen.push(outcomes);
+        if (outcomes.every((o) => o === 'UNAVAILABLE')) break;
+        if (Date.now() - lostAt > 20_000)
+          throw new Error(`never CLUSTERDOWN: ${JSON.stringify(seen)}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const clusterDownAfterMs = Date.now() - lostAt;
+      await cluster.startNodes();
+      await cluster.waitUntilOk();
+      const upAt = Date.now();
+      for (;;) {
+        const outcomes = await probe('back');
+        if (outcomes.every((o) => o === 'OK')) break;
+        if (Date.now() - upAt > 20_000) throw new Error(`not back: ${outcomes.join(',')}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      process.stdout.write(
+        `one master lost: ${JSON.stringify({ clusterDownAfterMs, probes: seen.length, backAfterMs: Date.now() - upAt })}\n`,
+      );
+    } finally {
+      await server?.close();
     }
   });
 
