@@ -57,6 +57,7 @@ const schema = z
       .regex(/^rediss?:\/\/[^/?#]+/, 'must be a redis:// or rediss:// URL')
       .refine((value) => URL.canParse(value), 'must be a redis:// or rediss:// URL')
       .optional(),
+    REDIS_CLUSTER: boolean.default(false),
     REDIS_KEY_PREFIX: z.string().default(DEFAULT_REDIS_KEY_PREFIX),
     REDIS_NOTES_TTL_SECONDS: positive.default(DEFAULT_REDIS_NOTES_TTL_SECONDS),
     REDIS_COMMAND_TIMEOUT_MS: positive.default(DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
@@ -79,6 +80,14 @@ const schema = z
     TLS_CLIENT_CA_FILE: file,
     TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
+  })
+  .refine((e) => !e.REDIS_CLUSTER || e.REDIS_URL !== undefined, {
+    path: ['REDIS_CLUSTER'],
+    message: 'cluster mode needs REDIS_URL (a seed node of the cluster)',
+  })
+  .refine((e) => !e.REDIS_CLUSTER || /^\/?0?$/.test(new URL(e.REDIS_URL ?? 'redis://x').pathname), {
+    path: ['REDIS_URL'],
+    message: 'Redis Cluster has only database 0: end the URL with /0 or nothing',
   })
   .refine((e) => (e.TLS_CERT_FILE === undefined) === (e.TLS_KEY_FILE === undefined), {
     path: ['TLS_KEY_FILE'],
@@ -110,6 +119,8 @@ export interface Config {
    */
   readonly redis?: {
     readonly url: string;
+    /** `url` is a seed node of a Redis Cluster (`REDIS_CLUSTER`). */
+    readonly cluster: boolean;
     readonly keyPrefix: string;
     readonly ttlSeconds: number;
     readonly commandTimeoutMs: number;
@@ -213,6 +224,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? {
           redis: {
             url: e.REDIS_URL,
+            cluster: e.REDIS_CLUSTER,
             keyPrefix: e.REDIS_KEY_PREFIX,
             ttlSeconds: e.REDIS_NOTES_TTL_SECONDS,
             commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,

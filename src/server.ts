@@ -79,6 +79,7 @@ export class RouteGuideApp {
         ? undefined
         : new RedisNotesStore({
             url: config.redis.url,
+            cluster: config.redis.cluster,
             keyPrefix: config.redis.keyPrefix,
             ttlSeconds: config.redis.ttlSeconds,
             commandTimeoutMs: config.redis.commandTimeoutMs,

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GeoPoint } from '../routeguide/geo';
 import {
   DEFAULT_NOTES_MAX_PER_LOCATION,
@@ -20,6 +20,13 @@ import {
 export interface RedisNotesStoreOptions {
   /** `redis://[user:password@]host:port/db`, or `rediss://…` for TLS. Required. */
   readonly url: string;
+  /**
+   * Redis Cluster mode: `url` is a seed node, the cluster's other nodes are discovered from it
+   * (`CLUSTER SLOTS`) and each note's script runs on the master owning its key's slot. The
+   * URL's credentials and TLS (`rediss://`) apply to every node; its database must be 0.
+   * Default false (one Redis at `url`).
+   */
+  readonly cluster?: boolean;
   /** Prefix of every key; keys are `<prefix>notes:<latitude>,<longitude>`. Default `routeguide:`. */
   readonly keyPrefix?: string;
   /** Notes kept per location, the oldest evicted first. Default 100. */
@@ -55,6 +62,80 @@ return earlier
 
 type ConnectionState = 'starting' | 'ready' | 'down' | 'closed';
 
+/**
+ * The ioredis client of a store: one connection to `url`, or a cluster client seeded by `url`.
+ * Both fail fast in the same ways (see {@link RedisNotesStore}); only the construction differs.
+ */
+function createClient(
+  url: string,
+  cluster: boolean,
+  timeoutMs: number,
+  maxDelayMs: number,
+): Redis | Cluster {
+  const backoff = (attempt: number): number =>
+    Math.min(50 * 2 ** Math.min(Math.max(attempt, 1) - 1, 16), maxDelayMs);
+  const scripts = { routeguideAddNote: { lua: ADD_NOTE_LUA, numberOfKeys: 1 } };
+  // Per connection (the one connection, or each cluster node's).
+  const connection = {
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    connectionName: 'routeguide',
+  } satisfies RedisOptions;
+  if (!cluster) {
+    return new Redis(url, {
+      ...connection,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: backoff,
+      scripts,
+    });
+  }
+  const parsed = new URL(url);
+  const port = parsed.port === '' ? 6379 : Number(parsed.port);
+  const seed = { host: parsed.hostname.replace(/^\[|\]$/g, ''), port };
+  return new Cluster([seed], {
+    lazyConnect: true,
+    // Nothing waits for the cluster: while it is not ready a command fails at once.
+    enableOfflineQueue: false,
+    // The whole cluster lost (every node's connection closed): reconnect through the seed,
+    // backing off. A lost node alone is found again through MOVED replies and slot refreshes.
+    clusterRetryStrategy: backoff,
+    // A command whose connection closed may have run: never re-send it (no note twice).
+    retryDelayOnFailover: 0,
+    // CLUSTERDOWN (slots without a master): fail now rather than retry for seconds. MOVED,
+    // ASK and TRYAGAIN are still followed: the node refused the command without running it.
+    retryDelayOnClusterDown: 0,
+    slotsRefreshTimeout: timeoutMs,
+    // Writes only: every script runs on the master owning its key.
+    scaleReads: 'master',
+    scripts,
+    redisOptions: {
+      ...connection,
+      // The seed's credentials and TLS hold for every node discovered from it.
+      ...(parsed.username !== '' ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password !== '' ? { password: decodeURIComponent(parsed.password) } : {}),
+      ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  });
+}
+
+/** Resolves once a cluster node's connection is ready or has ended (never rejects). */
+function untilSettled(node: Redis): Promise<void> {
+  if (node.status === 'ready' || node.status === 'end') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      node.off('ready', done);
+      node.off('end', done);
+      resolve();
+    };
+    node.once('ready', done);
+    node.once('end', done);
+  });
+}
+
 /** `redis://user:secret@host` → `redis://user:***@host`, for logs. */
 export function redactRedisUrl(url: string): string {
   try {
@@ -86,7 +167,9 @@ export function redisSpanAttributes(url: string): SpanAttributes {
 function classify(error: unknown): NotesUnavailableKind {
   const message = error instanceof Error ? error.message : String(error);
   const name = error instanceof Error ? error.name : '';
-  if (message.includes('enableOfflineQueue')) return 'unreachable';
+  if (message.includes('enableOfflineQueue') || message.startsWith('CLUSTERDOWN')) {
+    return 'unreachable';
+  }
   if (message.includes('Command timed out')) return 'timeout';
   if (name === 'MaxRetriesPerRequestError' || message.includes('Connection is closed')) {
     return 'disconnected';
@@ -112,11 +195,18 @@ function classify(error: unknown): NotesUnavailableKind {
  * - reconnection never stops, backing off from 50 ms to `reconnectMaxDelayMs`.
  * Every failure rejects with {@link NotesUnavailableError}; the process never crashes on a
  * Redis error (the client's `error` events are handled).
+ *
+ * With `cluster: true` the same holds on Redis Cluster (every operation touches one key, so no
+ * hash tags are needed): the options above apply to each node's connection; the cluster client
+ * has no offline queue either, does not re-send a command whose connection closed
+ * (`retryDelayOnFailover: 0`) and fails at once on `CLUSTERDOWN` (`unreachable`); when every
+ * node is lost it reconnects through the seed with the same backoff. A single master lost while
+ * the others serve fails only the notes of its slots until the cluster fails over.
  */
 export class RedisNotesStore implements NotesStore {
   readonly size = undefined;
   readonly keyPrefix: string;
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly maxPerLocation: number;
   private readonly ttlSeconds: number;
   private readonly logger: Logger;
@@ -145,20 +235,31 @@ export class RedisNotesStore implements NotesStore {
     }
     const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     const maxDelayMs = options.reconnectMaxDelayMs ?? DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS;
-    this.redis = new Redis(options.url, {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: timeoutMs,
-      socketTimeout: timeoutMs,
-      connectTimeout: timeoutMs,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt - 1, 16), maxDelayMs),
-      connectionName: 'routeguide',
-      scripts: { routeguideAddNote: { lua: ADD_NOTE_LUA, numberOfKeys: 1 } },
-    });
-    this.redis.on('ready', () => this.transition('ready'));
+    this.redis = createClient(options.url, options.cluster ?? false, timeoutMs, maxDelayMs);
+    const client = this.redis;
+    if (client instanceof Cluster) {
+      // The cluster client opens a node's connection on that node's first command and, without
+      // an offline queue, fails the commands sent to it meanwhile. So once the cluster is ready
+      // (not before: its ready check must not meet a node still connecting), open every
+      // master's connection, and count the store connected when they are all ready.
+      client.on('ready', () => {
+        const masters = client.nodes('master');
+        for (const node of masters) {
+          if (node.status === 'wait') {
+            node.connect().catch(() => {
+              /* reported by the cluster ('node error'); the next MOVED opens a new one */
+            });
+          }
+        }
+        void Promise.all(masters.map(untilSettled)).then(() => {
+          if (client.status === 'ready') this.transition('ready');
+        });
+      });
+    } else {
+      client.on('ready', () => this.transition('ready'));
+    }
     this.redis.on('error', (error: Error) => this.transition('down', error));
+    // Cluster mode: 'error' when no node answers CLUSTER SLOTS, 'close' when every node is lost.
     this.redis.on('close', () => {
       if (this.state === 'ready') this.transition('down');
     });

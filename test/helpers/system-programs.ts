@@ -85,6 +85,11 @@ export const PROGRAMS = {
     debianPackage: 'redis-server',
     probe: ['redis-server', '--version'],
   },
+  redisCli: {
+    name: 'redis-cli',
+    debianPackage: 'redis-tools',
+    probe: ['redis-cli', '--version'],
+  },
 } as const satisfies Record<string, SystemProgram>;
 
 /** The {@link PROGRAMS} a suite's source requires: its `requireProgram(PROGRAMS.x)` calls. */

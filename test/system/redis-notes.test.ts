@@ -7,7 +7,7 @@ import { NotesUnavailableError } from '../../src/routeguide/notes';
 import { RedisNotesStore } from '../../src/stores/redis-notes';
 import { eventually, getFeature, listFeatures, openChat, recordRoute } from '../helpers/calls';
 import { check, healthClient } from '../helpers/ops';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer, writeNotesConcurrently } from '../helpers/redis-server';
 import { capturingLogger, startTestServer, type TestServer } from '../helpers/server';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 
@@ -113,35 +113,6 @@ describe('RouteChat notes in a real Redis', () => {
     }
   });
 
-  async function writeConcurrently(
-    servers: TestServer[],
-    perWriter: number,
-    location: { latitude: number; longitude: number },
-  ): Promise<{ sent: string[][]; replays: string[][][] }> {
-    const sent = servers.map((_, w) =>
-      Array.from({ length: perWriter }, (_, i) => `w${w}-${String(i).padStart(4, '0')}`),
-    );
-    const replays: string[][][] = servers.map(() => []);
-    await Promise.all(
-      servers.map(async (server, w) => {
-        // One RouteChat per note, so each replay is delimited by the end of its call.
-        for (const message of sent[w]!) {
-          const call = server.client.RouteChat();
-          const got: string[] = [];
-          await new Promise<void>((resolve, reject) => {
-            call.on('data', (note: RouteNote__Output) => got.push(note.message));
-            call.on('error', reject);
-            call.on('end', resolve);
-            call.write({ location, message });
-            call.end();
-          });
-          replays[w]!.push(got);
-        }
-      }),
-    );
-    return { sent, replays };
-  }
-
   it('three writers through three replicas at once: nothing lost, duplicated or reordered', async () => {
     const WRITERS = 3;
     const PER_WRITER = 150;
@@ -158,7 +129,7 @@ describe('RouteChat notes in a real Redis', () => {
         'connected',
       );
       const location = at(42, 42);
-      const { sent, replays } = await writeConcurrently(servers, PER_WRITER, location);
+      const { sent, replays } = await writeNotesConcurrently(servers, PER_WRITER, location);
       // Under the cap the list only grows, so it is the global order of every note.
       const inspect = new Redis(redis.url);
       const order = await inspect.lrange('routeguide:notes:42,42', 0, -1);
@@ -203,7 +174,7 @@ describe('RouteChat notes in a real Redis', () => {
         5000,
         'connected',
       );
-      const { sent, replays } = await writeConcurrently(servers, 100, at(43, 43));
+      const { sent, replays } = await writeNotesConcurrently(servers, 100, at(43, 43));
       const inspect = new Redis(redis.url);
       const kept = await inspect.lrange('routeguide:notes:43,43', 0, -1);
       inspect.disconnect();

@@ -129,6 +129,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_URL: '' }).redis).toBeUndefined();
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379/0' }).redis).toEqual({
       url: 'redis://cache:6379/0',
+      cluster: false,
       keyPrefix: 'routeguide:',
       ttlSeconds: 86_400,
       commandTimeoutMs: 2000,
@@ -142,6 +143,7 @@ describe('loadConfig', () => {
       }).redis,
     ).toEqual({
       url: 'rediss://user:pw@cache.example.com:6380/2',
+      cluster: false,
       keyPrefix: 'rg-prod:',
       ttlSeconds: 60,
       commandTimeoutMs: 500,
@@ -155,6 +157,30 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'http://u:hunter2@cache' })).not.toThrow(/hunter2/);
     expect(() => loadConfig({ REDIS_URL: 'redis://cache', REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(
       /REDIS_COMMAND_TIMEOUT_MS/,
+    );
+  });
+
+  it('REDIS_CLUSTER makes REDIS_URL the seed node of a Redis Cluster (database 0 only)', () => {
+    for (const url of ['redis://node-0:6379', 'redis://node-0:6379/', 'rediss://u:pw@node-0/0']) {
+      expect(loadConfig({ REDIS_URL: url, REDIS_CLUSTER: 'true' }).redis).toMatchObject({
+        url,
+        cluster: true,
+      });
+    }
+    expect(loadConfig({ REDIS_URL: 'redis://n:6379', REDIS_CLUSTER: '0' }).redis?.cluster).toBe(
+      false,
+    );
+    expect(() => loadConfig({ REDIS_CLUSTER: 'true' })).toThrow(
+      /REDIS_CLUSTER="true": cluster mode needs REDIS_URL/,
+    );
+    expect(() =>
+      loadConfig({ REDIS_URL: 'redis://u:hunter2@node-0:6379/2', REDIS_CLUSTER: 'true' }),
+    ).toThrow(/REDIS_URL=<redacted>: Redis Cluster has only database 0/);
+    expect(() =>
+      loadConfig({ REDIS_URL: 'redis://u:hunter2@node-0:6379/2', REDIS_CLUSTER: 'true' }),
+    ).not.toThrow(/hunter2/);
+    expect(() => loadConfig({ REDIS_URL: 'redis://n', REDIS_CLUSTER: 'yes' })).toThrow(
+      /REDIS_CLUSTER="yes": must be true or false/,
     );
   });
 });

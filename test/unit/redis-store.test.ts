@@ -50,4 +50,30 @@ describe('RedisNotesStore without a Redis', () => {
     expect(logged[0]!['redis']).toBe(`redis://user:***@127.0.0.1:${port}/0`);
     await store.close();
   });
+
+  it('cluster mode: fails every note at once while no node answers, logs it once, closes cleanly', async () => {
+    const { logger, lines } = capturingLogger();
+    const port = await freePort();
+    const store = new RedisNotesStore({
+      url: `redis://user:hunter2@127.0.0.1:${port}`,
+      cluster: true,
+      logger,
+    });
+    for (let i = 0; i < 10; i++) {
+      const started = Date.now();
+      const error = await store.add({ location: { latitude: 1, longitude: 2 }, message: 'x' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(NotesUnavailableError);
+      expect((error as NotesUnavailableError).kind).toBe('unreachable');
+      expect(Date.now() - started).toBeLessThan(500);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(store.connected).toBe(false);
+    const logged = lines().filter((line) => String(line['msg']).startsWith('notes store'));
+    expect(logged.map((line) => line['msg'])).toEqual(['notes store unreachable']);
+    expect(JSON.stringify(logged)).not.toContain('hunter2');
+    await store.close();
+  });
 });
