@@ -95,3 +95,32 @@ export async function settledCount(
     last = now;
   }
 }
+
+/** Outcome of {@link chatOnce}: the replay, or the status the call failed with; `ms` its duration. */
+export interface ChatOnceResult {
+  replay?: string[];
+  code?: number;
+  details?: string;
+  ms: number;
+}
+
+/** RouteChat of one note; resolves (never rejects) with the replay or the status it failed with. */
+export function chatOnce(
+  client: RouteGuideClient,
+  message: string,
+  location: Point,
+  deadlineMs = 5000,
+): Promise<ChatOnceResult> {
+  const started = Date.now();
+  const call = client.RouteChat({ deadline: Date.now() + deadlineMs });
+  const replay: string[] = [];
+  return new Promise((resolve) => {
+    call.on('data', (note: RouteNote__Output) => replay.push(note.message));
+    call.on('error', (error: grpc.ServiceError) =>
+      resolve({ code: error.code, details: error.details, ms: Date.now() - started }),
+    );
+    call.on('end', () => resolve({ replay, ms: Date.now() - started }));
+    call.write({ location, message });
+    call.end();
+  });
+}

@@ -1,35 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
-import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
 import type { RedisNotesStore } from '../../src/stores/redis-notes';
-import { eventually, getFeature } from '../helpers/calls';
+import { chatOnce, eventually, getFeature } from '../helpers/calls';
 import { RedisCluster, writeNotesConcurrently } from '../helpers/redis-server';
 import { capturingLogger, startTestServer, type TestServer } from '../helpers/server';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 
 const at = (latitude: number, longitude = 7) => ({ latitude, longitude });
-
-/** RouteChat of one note; resolves with the replay or the status code it failed with. */
-async function chatOnce(
-  client: RouteGuideClient,
-  message: string,
-  location: { latitude: number; longitude: number },
-  deadlineMs = 5000,
-): Promise<{ replay?: string[]; code?: number; details?: string; ms: number }> {
-  const started = Date.now();
-  const call = client.RouteChat({ deadline: Date.now() + deadlineMs });
-  const replay: string[] = [];
-  return new Promise((resolve) => {
-    call.on('data', (note: RouteNote__Output) => replay.push(note.message));
-    call.on('error', (error: grpc.ServiceError) =>
-      resolve({ code: error.code, details: error.details, ms: Date.now() - started }),
-    );
-    call.on('end', () => resolve({ replay, ms: Date.now() - started }));
-    call.write({ location, message });
-    call.end();
-  });
-}
 
 /** RouteGuideApp servers (three by default) in cluster mode, all given the same single seed node. */
 async function startReplicas(

@@ -5,7 +5,14 @@ import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote
 import { createLogger } from '../../src/observability/logging';
 import { NotesUnavailableError } from '../../src/routeguide/notes';
 import { RedisNotesStore } from '../../src/stores/redis-notes';
-import { eventually, getFeature, listFeatures, openChat, recordRoute } from '../helpers/calls';
+import {
+  chatOnce as chatOnceAt,
+  eventually,
+  getFeature,
+  listFeatures,
+  openChat,
+  recordRoute,
+} from '../helpers/calls';
 import { check, healthClient } from '../helpers/ops';
 import { RedisServer, writeNotesConcurrently } from '../helpers/redis-server';
 import { capturingLogger, startTestServer, type TestServer } from '../helpers/server';
@@ -21,26 +28,9 @@ function chat(client: RouteGuideClient, notes: { location: object; message: stri
   return c.done;
 }
 
-/** RouteChat of one note; resolves with the replay or the status code it failed with. */
-async function chatOnce(
-  client: RouteGuideClient,
-  message: string,
-  location = at(1),
-  deadlineMs = 5000,
-): Promise<{ replay?: string[]; code?: number; details?: string; ms: number }> {
-  const started = Date.now();
-  const call = client.RouteChat({ deadline: Date.now() + deadlineMs });
-  const replay: string[] = [];
-  return new Promise((resolve) => {
-    call.on('data', (note: RouteNote__Output) => replay.push(note.message));
-    call.on('error', (error: grpc.ServiceError) =>
-      resolve({ code: error.code, details: error.details, ms: Date.now() - started }),
-    );
-    call.on('end', () => resolve({ replay, ms: Date.now() - started }));
-    call.write({ location, message });
-    call.end();
-  });
-}
+/** One note at `location` (default at(1)) through RouteChat (see helpers/calls.ts). */
+const chatOnce = (client: RouteGuideClient, message: string, location = at(1), deadlineMs = 5000) =>
+  chatOnceAt(client, message, location, deadlineMs);
 
 describe('RouteChat notes in a real Redis', () => {
   let redis: RedisServer;
