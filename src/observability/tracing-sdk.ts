@@ -44,6 +44,9 @@ import type {
   TracingOptions,
   TracingSettings,
 } from './tracing-types';
+// Only a constant (imports nothing, so not @grpc/grpc-js before the instrumentation): client
+// spans record which replica answered.
+import { REPLICA_HEADER } from './replica';
 
 /** Longest a shutdown waits for the last export (an unreachable collector must not hold exit up). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 5000;
@@ -59,12 +62,6 @@ export const UNTRACED_GRPC_METHODS: readonly string[] = [
   'List',
   'ServerReflectionInfo',
 ];
-
-/**
- * Response header whose value client spans record (which replica answered): REPLICA_HEADER of
- * ./replica, which this module cannot import (it loads @grpc/grpc-js before the instrumentation).
- */
-const REPLICA_RESPONSE_HEADER = 'x-routeguide-replica';
 
 /**
  * `host:port`, `[v6]:port`, `host` → host and port. Also splits grpc-js's `getPeer()`, which
@@ -120,7 +117,7 @@ export async function startOpenTelemetry(
 ): Promise<Tracing> {
   const instrumentation = new GrpcInstrumentation({
     ignoreGrpcMethods: [...UNTRACED_GRPC_METHODS],
-    metadataToSpanAttributes: { client: { responseMetadata: [REPLICA_RESPONSE_HEADER] } },
+    metadataToSpanAttributes: { client: { responseMetadata: [REPLICA_HEADER] } },
   });
 
   const exporters = await Promise.all(
