@@ -64,9 +64,15 @@ async function recordHugeRoute(
     sent += n;
     if (stream.destroyed) break;
     if (!stream.write(Buffer.concat(parts))) {
-      await new Promise((resolve) => {
-        stream.once('drain', resolve);
-        stream.once('close', resolve);
+      // Wait for drain or close, and drop the other listener (they would pile up otherwise).
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.once('drain', done);
+        stream.once('close', done);
       });
     }
     if (sent % 1_000_000 === 0 || sent === count) onProgress();
