@@ -3,6 +3,7 @@ import { EncodedFeatures } from './feature-wire';
 import { NameTableBuilder, type NameTable } from './name-table';
 import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
 import {
+  hashPoint,
   isValidLatitude,
   isValidLongitude,
   MAX_LATITUDE_E7,
@@ -34,17 +35,6 @@ export class FeatureDatabaseError extends Error {
 }
 
 const EMPTY_SLOT = 0;
-
-/** Mixes a coordinate pair into a well-spread 32-bit hash (murmur3's finaliser). */
-function hashLocation(latitude: number, longitude: number): number {
-  let h = Math.imul(latitude, 0x9e3779b1) ^ Math.imul(longitude ^ 0x7f4a7c15, 0x85ebca77);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * The immutable, indexed feature database.
@@ -139,7 +129,7 @@ export class FeatureDatabase {
    * Hash lookup: O(1) expected whatever the size of the database.
    */
   indexOf(latitude: number, longitude: number): number {
-    let slot = hashLocation(latitude, longitude) & this.slotMask;
+    let slot = hashPoint(latitude, longitude) & this.slotMask;
     for (;;) {
       const stored = this.slots[slot]!;
       if (stored === EMPTY_SLOT) return -1;
@@ -176,7 +166,7 @@ export class FeatureDatabase {
   private insertSlot(index: number): void {
     const latitude = this.latitudes[index]!;
     const longitude = this.longitudes[index]!;
-    let slot = hashLocation(latitude, longitude) & this.slotMask;
+    let slot = hashPoint(latitude, longitude) & this.slotMask;
     for (;;) {
       const stored = this.slots[slot]!;
       if (stored === EMPTY_SLOT) {

@@ -56,6 +56,20 @@ export function haversineMetres(
   return EARTH_RADIUS_M * 2 * Math.atan2(Math.sqrt(h), Math.sqrt(1 - h));
 }
 
+/**
+ * Mixes a pair of int32 coordinates into a well-spread 32-bit hash (murmur3's finaliser), for
+ * the open-addressing tables of the feature database and the notes store.
+ */
+export function hashPoint(latitude: number, longitude: number): number {
+  let h = Math.imul(latitude, 0x9e3779b1) ^ Math.imul(longitude ^ 0x7f4a7c15, 0x85ebca77);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** True when the coordinate is an integer inside the valid E7 latitude range. */
 export function isValidLatitude(value: unknown): value is number {
   return Number.isInteger(value) && Math.abs(value as number) <= MAX_LATITUDE_E7;

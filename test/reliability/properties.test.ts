@@ -247,4 +247,59 @@ describe('notes store properties', () => {
       { numRuns: 300 },
     );
   });
+
+  it('matches the reference model past every growth: thousands of locations, Unicode text', () => {
+    // Past the store's initial capacities (1,024 records, 2,048 location slots, a 64 KiB
+    // arena), so record growth, table rehashing, backward-shift deletion in long probe runs
+    // and arena compaction all happen, with multi-byte UTF-8 messages.
+    const big: fc.Arbitrary<Note> = fc.record({
+      location: fc.record({
+        latitude: fc.integer({ min: -1500, max: 1500 }),
+        longitude: fc.constantFrom(0, 1, -900_000_000, 1_800_000_000),
+      }),
+      message: fc.string({ unit: 'grapheme', maxLength: 60 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(big, { minLength: 3000, maxLength: 6000 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1500, max: 4000 }),
+        (notes, maxPerLocation, maxTotal) => {
+          const store = new MemoryNotesStore({ maxPerLocation, maxTotal });
+          const key = (n: Note) => `${n.location.latitude},${n.location.longitude}`;
+          // Reference: notes per location, and every live note oldest first.
+          const here = new Map<string, Note[]>();
+          const order: Note[] = [];
+          let live = 0;
+          const dead = new Set<Note>();
+          const evict = (n: Note): void => {
+            const list = here.get(key(n))!;
+            expect(list[0]).toBe(n);
+            list.shift();
+            if (list.length === 0) here.delete(key(n));
+            dead.add(n);
+            live--;
+          };
+          for (const n of notes) {
+            expect(store.append(n)).toEqual(here.get(key(n)) ?? []);
+            const list = here.get(key(n)) ?? [];
+            list.push(n);
+            here.set(key(n), list);
+            order.push(n);
+            live++;
+            if (list.length > maxPerLocation) evict(list[0]!);
+            while (live > maxTotal) {
+              const oldest = order.shift()!;
+              if (!dead.delete(oldest)) evict(oldest);
+            }
+            expect(store.size).toBe(live);
+          }
+          expect(store.locationCount).toBe(here.size);
+          for (const n of notes) expect(store.at(n.location)).toEqual(here.get(key(n)) ?? []);
+        },
+      ),
+      // No shrinking: thousands of notes shrink for minutes; the small property above shrinks well.
+      { numRuns: 4, endOnFailure: true },
+    );
+  });
 });

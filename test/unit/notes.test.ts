@@ -103,6 +103,46 @@ describe('MemoryNotesStore', () => {
     await store.close();
   });
 
+  it('keeps texts intact through arena compaction, in a fixed allocation', () => {
+    // 200,000 notes of ~100 UTF-8 bytes through a store that keeps 50: ~20 MB written through
+    // the 64 KiB arena, so it compacts in place hundreds of times and never has to grow.
+    const store = new MemoryNotesStore({ maxTotal: 50, maxPerLocation: 3 });
+    const text = (i: number) => `${i}:${'é'.repeat(i % 97)}`;
+    const allocated = store.allocatedBytes;
+    for (let i = 0; i < 200_000; i++) {
+      const earlier = store.append(note(i % 20, text(i)));
+      // The store holds the last 50 notes (each location has at most 3 of them, its cap), so
+      // location i % 20 has notes i - 40 and i - 20.
+      const expected = [i - 40, i - 20].filter((j) => j >= 0).map((j) => text(j));
+      expect(earlier.map((n) => n.message)).toEqual(expected);
+    }
+    expect(store.size).toBe(50);
+    expect(store.allocatedBytes).toBe(allocated);
+  });
+
+  it('holds 100,000 notes at 100,000 locations in a few MiB outside the heap', () => {
+    const store = new MemoryNotesStore();
+    for (let i = 0; i < 300_000; i++) store.append({ location: at(i, -i), message: `note ${i}` });
+    expect(store.size).toBe(100_000);
+    expect(store.locationCount).toBe(100_000);
+    expect(store.at(at(299_999, -299_999))).toEqual([
+      { location: at(299_999, -299_999), message: 'note 299999' },
+    ]);
+    expect(store.at(at(199_999, -199_999))).toEqual([]);
+    // Records 32 B and location slots 20 B (≤ 50 % full) per note, plus ~11 B of text each.
+    expect(store.allocatedBytes).toBeLessThan(16 * 2 ** 20);
+  });
+
+  it('keys locations by int32 coordinates', () => {
+    const store = new MemoryNotesStore();
+    expect(() => store.append({ location: { latitude: 0.5, longitude: 0 }, message: 'x' })).toThrow(
+      RangeError,
+    );
+    expect(() =>
+      store.append({ location: { latitude: 0, longitude: 2 ** 31 }, message: 'x' }),
+    ).toThrow(RangeError);
+  });
+
   it('rejects nonsensical caps', () => {
     expect(() => new MemoryNotesStore({ maxTotal: 0 })).toThrow(RangeError);
     expect(() => new MemoryNotesStore({ maxPerLocation: 1.5 })).toThrow(RangeError);
