@@ -65,6 +65,25 @@ function isWhitespace(c: number): boolean {
   return c === SPACE || c === LF || c === CR || c === TAB;
 }
 
+/** The byte at i, or -1 past `end`. */
+function byteAt(b: Buffer, end: number, i: number): number {
+  return i < end ? b[i]! : -1;
+}
+
+/** The first index from i on that is not JSON whitespace (or `end`). */
+function skipSpace(b: Buffer, end: number, i: number): number {
+  while (i < end && isWhitespace(b[i]!)) i++;
+  return i;
+}
+
+/** True when `key` (a few bytes) is at b[i]; a byte loop, cheaper than a native compare here. */
+function hasKey(b: Buffer, end: number, i: number, key: Buffer): boolean {
+  const n = key.length;
+  if (i + n > end) return false;
+  for (let k = 0; k < n; k++) if (b[i + k] !== key[k]) return false;
+  return true;
+}
+
 function describeByte(c: number): string {
   return c < 0
     ? 'end of input'
@@ -198,6 +217,8 @@ class ByteWindow {
    * returns false (moving nothing) when the entry is anything else.
    */
   fastEntry(sink: FeatureSink): boolean {
+    // Hot: runs once per feature (a million times for a large file), so it allocates nothing
+    // and calls nothing native; the helpers below are plain functions over (bytes, end, index).
     const b = this.buf;
     const end = this.end;
     let p = this.pos;
@@ -206,81 +227,81 @@ class ByteWindow {
     let latitude: number | undefined;
     let longitude: number | undefined;
 
-    const at = (i: number): number => (i < end ? b[i]! : -1);
-    const ws = (i: number): number => {
-      while (i < end && isWhitespace(b[i]!)) i++;
-      return i;
-    };
-    const key = (i: number, k: Buffer): boolean =>
-      i + k.length <= end && b.compare(k, 0, k.length, i, i + k.length) === 0;
-    /** Parses `: <int>` at i; returns the index after it or -1. */
-    const integer = (i: number): [number, number] => {
-      i = ws(i);
-      if (at(i) !== COLON) return [-1, 0];
-      i = ws(i + 1);
-      const negative = at(i) === MINUS;
-      if (negative) i++;
-      const first = i;
-      let value = 0;
-      while (i < end && b[i]! >= ZERO && b[i]! <= NINE && i - first < 11)
-        value = value * 10 + b[i++]! - ZERO;
-      const digits = i - first;
-      const next = at(i);
-      // Leading zeros, fractions, exponents and long numbers go to JSON.parse.
-      if (digits === 0 || digits > 10 || (digits > 1 && b[first] === ZERO)) return [-1, 0];
-      if (!(isWhitespace(next) || next === COMMA || next === RBRACE)) return [-1, 0];
-      return [i, negative ? -value : value];
-    };
-
-    if (at(p) !== LBRACE) return false;
-    p = ws(p + 1);
+    if (byteAt(b, end, p) !== LBRACE) return false;
+    p = skipSpace(b, end, p + 1);
     for (let field = 0; field < 2; field++) {
       if (field > 0) {
-        if (at(p) !== COMMA) return false;
-        p = ws(p + 1);
+        if (byteAt(b, end, p) !== COMMA) return false;
+        p = skipSpace(b, end, p + 1);
       }
-      if (nameStart < 0 && key(p, KEY_NAME)) {
-        p = ws(p + KEY_NAME.length);
-        if (at(p) !== COLON) return false;
-        p = ws(p + 1);
-        if (at(p) !== QUOTE) return false;
+      if (nameStart < 0 && hasKey(b, end, p, KEY_NAME)) {
+        p = skipSpace(b, end, p + KEY_NAME.length);
+        if (byteAt(b, end, p) !== COLON) return false;
+        p = skipSpace(b, end, p + 1);
+        if (byteAt(b, end, p) !== QUOTE) return false;
         const start = ++p;
         // Escapes and raw control characters go to JSON.parse.
         while (p < end && b[p]! !== QUOTE && b[p]! !== BACKSLASH && b[p]! >= SPACE) p++;
-        if (at(p) !== QUOTE) return false;
+        if (byteAt(b, end, p) !== QUOTE) return false;
         nameStart = start;
         nameEnd = p;
-        p = ws(p + 1);
-      } else if (latitude === undefined && key(p, KEY_LOCATION)) {
-        p = ws(p + KEY_LOCATION.length);
-        if (at(p) !== COLON) return false;
-        p = ws(p + 1);
-        if (at(p) !== LBRACE) return false;
-        p = ws(p + 1);
+        p = skipSpace(b, end, p + 1);
+      } else if (latitude === undefined && hasKey(b, end, p, KEY_LOCATION)) {
+        p = skipSpace(b, end, p + KEY_LOCATION.length);
+        if (byteAt(b, end, p) !== COLON) return false;
+        p = skipSpace(b, end, p + 1);
+        if (byteAt(b, end, p) !== LBRACE) return false;
+        p = skipSpace(b, end, p + 1);
         for (let coordinate = 0; coordinate < 2; coordinate++) {
           if (coordinate > 0) {
-            if (at(p) !== COMMA) return false;
-            p = ws(p + 1);
+            if (byteAt(b, end, p) !== COMMA) return false;
+            p = skipSpace(b, end, p + 1);
           }
-          let parsed: [number, number];
-          if (latitude === undefined && key(p, KEY_LATITUDE)) {
-            parsed = integer(p + KEY_LATITUDE.length);
-            latitude = parsed[1];
-          } else if (longitude === undefined && key(p, KEY_LONGITUDE)) {
-            parsed = integer(p + KEY_LONGITUDE.length);
-            longitude = parsed[1];
+          if (latitude === undefined && hasKey(b, end, p, KEY_LATITUDE)) {
+            p = this.integer(p + KEY_LATITUDE.length);
+            latitude = this.value;
+          } else if (longitude === undefined && hasKey(b, end, p, KEY_LONGITUDE)) {
+            p = this.integer(p + KEY_LONGITUDE.length);
+            longitude = this.value;
           } else return false;
-          if (parsed[0] < 0) return false;
-          p = ws(parsed[0]);
+          if (p < 0) return false;
+          p = skipSpace(b, end, p);
         }
-        if (at(p) !== RBRACE) return false;
-        p = ws(p + 1);
+        if (byteAt(b, end, p) !== RBRACE) return false;
+        p = skipSpace(b, end, p + 1);
       } else return false;
     }
-    if (at(p) !== RBRACE || nameStart < 0) return false;
+    if (byteAt(b, end, p) !== RBRACE || nameStart < 0) return false;
     this.pos = p + 1;
     sink.plain(b, nameStart, nameEnd, latitude!, longitude!);
     return true;
+  }
+
+  /** The integer {@link integer} parsed last. */
+  private value = 0;
+
+  /**
+   * Parses `: <int>` at i into {@link value}; returns the index after it, or -1 for anything
+   * else (leading zeros, fractions, exponents and long numbers go to JSON.parse).
+   */
+  private integer(i: number): number {
+    const b = this.buf;
+    const end = this.end;
+    i = skipSpace(b, end, i);
+    if (byteAt(b, end, i) !== COLON) return -1;
+    i = skipSpace(b, end, i + 1);
+    const negative = byteAt(b, end, i) === MINUS;
+    if (negative) i++;
+    const first = i;
+    let value = 0;
+    while (i < end && b[i]! >= ZERO && b[i]! <= NINE && i - first < 11)
+      value = value * 10 + b[i++]! - ZERO;
+    const digits = i - first;
+    const next = byteAt(b, end, i);
+    if (digits === 0 || digits > 10 || (digits > 1 && b[first] === ZERO)) return -1;
+    if (!(isWhitespace(next) || next === COMMA || next === RBRACE)) return -1;
+    this.value = negative ? -value : value;
+    return i;
   }
 
   /** Reads the array starting here, entry by entry. */

@@ -64,7 +64,10 @@ const N_NEXT_HERE = 2;
 /** The next older / newer note overall (a doubly linked list), or NONE. A free record keeps the next free id in N_NEWER. */
 const N_OLDER = 3;
 const N_NEWER = 4;
-/** The message: its UTF-8 bytes at `arena[offset, offset + bytes)`, and its length in UTF-16 code units. */
+/**
+ * The message: its UTF-8 bytes at `arena[offset, offset + bytes)` (offset LARGE: the string is
+ * in `large` instead), and its length in UTF-16 code units.
+ */
 const N_OFFSET = 5;
 const N_BYTES = 6;
 const N_CHARS = 7;
@@ -77,6 +80,17 @@ const L_OLDEST = 2;
 const L_NEWEST = 3;
 const L_COUNT = 4;
 
+/** N_OFFSET of a message kept as a string in `large`. */
+const LARGE = -1;
+/**
+ * Messages up to this many UTF-16 code units go to the arena; longer ones stay JS strings.
+ * A replay decodes arena messages into new strings, and a stream that stops reading holds its
+ * replay (up to the per-location cap of notes) until it reads or ends: with this bound, what
+ * 200 stalled streams can hold in copies is 200 × 100 × 512 B ≈ 10 MiB, while long messages are
+ * shared by every replay that returns them, as strings are.
+ */
+const INLINE_MAX_CHARS = 256;
+
 const INITIAL_NOTES = 1024;
 const INITIAL_LOCATION_SLOTS = 2048;
 const INITIAL_ARENA_BYTES = 64 * 1024;
@@ -87,14 +101,16 @@ const INITIAL_ARENA_BYTES = 64 * 1024;
  * Issue 14 asked that 1M notes through RouteChat grow the server by at most 64 MB. With one
  * string per note on the V8 heap, every note outlived a few scavenges, so each one evicted
  * was old-space garbage: V8 grew the heap to ~4× the live set before collecting it (+100 MiB
- * over 1M notes). Here nothing per note lives on the heap:
+ * over 1M notes). Here nothing per note of usual size lives on the heap:
  * - `notes`: one record of eight int32s per note (location, links, message position), in a
  *   typed array grown by doubling, freed records reused through a free list;
  * - `locations`: an open-addressing hash table (linear probing, backward-shift deletion) from
  *   a location to its oldest and newest note and its count;
- * - `arena`: every message as UTF-8, in arrival order. Evicted messages leave holes that a
- *   compaction closes when the arena fills; because messages are appended and compaction keeps
- *   their order, offsets always grow along the global order, so compaction moves bytes down.
+ * - `arena`: every message of up to {@link INLINE_MAX_CHARS} as UTF-8, in arrival order.
+ *   Evicted messages leave holes that a compaction closes when the arena fills; because
+ *   messages are appended and compaction keeps their order, offsets always grow along the
+ *   global order, so compaction moves bytes down. Longer messages (rare, and few per MiB) stay
+ *   strings in `large`, shared with the replays that return them.
  *
  * The global order is a doubly linked list, oldest first; each location's notes are a singly
  * linked list, oldest first. The globally oldest note is also the oldest at its own location,
@@ -118,6 +134,8 @@ export class MemoryNotesStore implements NotesStore {
   private locationsUsed = 0;
 
   private arena: Buffer = Buffer.allocUnsafeSlow(INITIAL_ARENA_BYTES);
+  /** Messages longer than INLINE_MAX_CHARS, by note id. */
+  private readonly large = new Map<number, string>();
   /** Where the next message goes: bytes from here on are free. */
   private arenaEnd = 0;
   /** Bytes of live messages (the rest below `arenaEnd` are holes). */
@@ -188,14 +206,19 @@ export class MemoryNotesStore implements NotesStore {
     let slot = this.findSlot(latitude, longitude);
     const earlier = this.replay(location, slot);
 
-    const bytes = Buffer.byteLength(message, 'utf8');
-    this.reserveArena(bytes);
-    const offset = this.arenaEnd;
-    this.arena.write(message, offset, bytes, 'utf8');
-    this.arenaEnd += bytes;
-    this.liveBytes += bytes;
+    let offset = LARGE;
+    let bytes = 0;
+    if (message.length <= INLINE_MAX_CHARS) {
+      bytes = Buffer.byteLength(message, 'utf8');
+      this.reserveArena(bytes);
+      offset = this.arenaEnd;
+      this.arena.write(message, offset, bytes, 'utf8');
+      this.arenaEnd += bytes;
+      this.liveBytes += bytes;
+    }
 
     const id = this.allocateNote();
+    if (offset === LARGE) this.large.set(id, message);
     const notes = this.notes;
     const n = id * NOTE_FIELDS;
     notes[n + N_LAT] = latitude;
@@ -262,7 +285,10 @@ export class MemoryNotesStore implements NotesStore {
       const offset = notes[n + N_OFFSET]!;
       replay.push({
         location: where,
-        message: this.arena.toString('utf8', offset, offset + notes[n + N_BYTES]!),
+        message:
+          offset === LARGE
+            ? this.large.get(id)!
+            : this.arena.toString('utf8', offset, offset + notes[n + N_BYTES]!),
       });
       id = notes[n + N_NEXT_HERE]!;
     }
@@ -291,6 +317,7 @@ export class MemoryNotesStore implements NotesStore {
     else notes[newer * NOTE_FIELDS + N_OLDER] = older;
 
     this.liveBytes -= notes[n + N_BYTES]!;
+    if (notes[n + N_OFFSET] === LARGE) this.large.delete(id);
     this.totalChars -= notes[n + N_CHARS]!;
     this.count--;
     notes[n + N_NEWER] = this.freeNote;
@@ -368,6 +395,7 @@ export class MemoryNotesStore implements NotesStore {
     for (let id = this.oldest; id !== NONE; id = notes[id * NOTE_FIELDS + N_NEWER]!) {
       const n = id * NOTE_FIELDS;
       const offset = notes[n + N_OFFSET]!;
+      if (offset === LARGE) continue;
       const bytes = notes[n + N_BYTES]!;
       // Offsets grow along the global order, so within one buffer bytes only move down.
       if (target !== this.arena || offset !== end)

@@ -133,6 +133,23 @@ describe('MemoryNotesStore', () => {
     expect(store.allocatedBytes).toBeLessThan(16 * 2 ** 20);
   });
 
+  it('keeps long messages as strings, outside the arena', () => {
+    // Replays share them (test/reliability/chat-backpressure.test.ts measures what stalled
+    // streams hold); the arena keeps only the short ones.
+    const store = new MemoryNotesStore();
+    const allocated = store.allocatedBytes;
+    const long = 'x'.repeat(1_000_000);
+    store.append(note(1, long));
+    store.append(note(1, 'short'));
+    expect(store.append(note(1, 'again')).map((n) => n.message)).toEqual([long, 'short']);
+    expect(store.allocatedBytes).toBe(allocated);
+    // Evicted with its note like any other.
+    const small = new MemoryNotesStore({ maxTotal: 1 });
+    small.append(note(1, long));
+    expect(small.append(note(2, 'next'))).toEqual([]);
+    expect(small.at(at(1))).toEqual([]);
+  });
+
   it('keys locations by int32 coordinates', () => {
     const store = new MemoryNotesStore();
     expect(() => store.append({ location: { latitude: 0.5, longitude: 0 }, message: 'x' })).toThrow(
