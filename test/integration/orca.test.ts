@@ -82,9 +82,14 @@ describe('ORCA load reports (xds.service.orca.v3.OpenRcaService)', () => {
     const sub = subscribe(server.address, 10);
     await sub.reportsReceived(3);
     sub.close();
-    const gaps = sub.reports.slice(1).map((r, i) => r.at - sub.reports[i]!.at);
-    // setInterval never fires early by more than timer granularity.
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(DEFAULT_MIN_REPORT_INTERVAL_MS - 20);
+    // Arrival times carry delivery jitter (a late report makes the next gap look short), so the
+    // mean gap is checked against the minimum, and each gap only against a quarter of it: the
+    // 10 ms asked for would give gaps of ~10 ms.
+    const { reports } = sub;
+    const gaps = reports.slice(1).map((r, i) => r.at - reports[i]!.at);
+    const mean = (reports.at(-1)!.at - reports[0]!.at) / gaps.length;
+    expect(mean).toBeGreaterThanOrEqual(0.9 * DEFAULT_MIN_REPORT_INTERVAL_MS);
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(DEFAULT_MIN_REPORT_INTERVAL_MS / 4);
   });
 
   it('caps a huge report interval instead of letting Node fire it every millisecond', async () => {
