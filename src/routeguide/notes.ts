@@ -234,18 +234,18 @@ export class MemoryNotesStore implements NotesStore {
     this.newest = id;
 
     const locations = this.locations;
-    if (slot < 0) {
-      slot = ~slot;
-      const l = slot * LOC_FIELDS;
+    const isNew = slot < 0;
+    if (isNew) slot = ~slot;
+    const l = slot * LOC_FIELDS;
+    if (isNew) {
       locations[l + L_LAT] = latitude;
       locations[l + L_LNG] = longitude;
       locations[l + L_OLDEST] = id;
       locations[l + L_COUNT] = 0;
       this.locationsUsed++;
     } else {
-      notes[locations[slot * LOC_FIELDS + L_NEWEST]! * NOTE_FIELDS + N_NEXT_HERE] = id;
+      notes[locations[l + L_NEWEST]! * NOTE_FIELDS + N_NEXT_HERE] = id;
     }
-    const l = slot * LOC_FIELDS;
     locations[l + L_NEWEST] = id;
     const atLocation = ++locations[l + L_COUNT]!;
     this.count++;
@@ -322,10 +322,6 @@ export class MemoryNotesStore implements NotesStore {
     this.count--;
     notes[n + N_NEWER] = this.freeNote;
     this.freeNote = id;
-    if (this.count === 0) {
-      this.arenaEnd = 0;
-      this.liveBytes = 0;
-    }
   }
 
   /** Empties a slot, shifting back later entries of its probe run so lookups need no tombstones. */
