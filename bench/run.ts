@@ -21,7 +21,7 @@ import {
   type SizeReport,
 } from './report';
 import { BenchServer } from './server-process';
-import { summarize, type PhaseFigures } from './stats';
+import { meanFigures, summarize, type PhaseFigures } from './stats';
 import { WorkerPool } from './worker-pool';
 
 interface Options {
@@ -43,6 +43,10 @@ interface Options {
   out: string;
   /** NODE_OPTIONS for the server process (diagnostics, e.g. V8 heap limits); none by default. */
   serverNodeOptions: string;
+  /** Only these comparison contenders (by name; the example always runs); all when empty. */
+  contenders: string[];
+  /** Extra contenders: another build of the server (its repository root), as name → root. */
+  variants: Map<string, string>;
 }
 
 const log = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
@@ -87,6 +91,16 @@ function parseOptions(): Options {
     .option('--no-memory', 'skip the slow-reader and RouteChat-flood scenarios')
     .option('--server-node-options <flags>', 'NODE_OPTIONS for the server (diagnostics)', '')
     .option(
+      '--contenders <names>',
+      'comparison: only these contenders, comma-separated (the example always runs)',
+    )
+    .option(
+      '--variant <name=dir>',
+      'comparison: also run another build of the server (a checkout with dist/ built), repeatable',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option(
       '--out <dir>',
       'where the JSON report is written',
       path.join(repoRoot(), 'bench', 'results'),
@@ -106,7 +120,15 @@ function parseOptions(): Options {
     memory: boolean;
     out: string;
     serverNodeOptions: string;
+    contenders?: string;
+    variant: string[];
   }>();
+  const variants = new Map<string, string>();
+  for (const spec of o.variant) {
+    const eq = spec.indexOf('=');
+    if (eq < 1) throw new InvalidArgumentError(`--variant wants name=dir, got ${spec}`);
+    variants.set(spec.slice(0, eq), path.resolve(spec.slice(eq + 1)));
+  }
   const defaultSizes = o.quick ? '100,100k' : o.full ? '100,100k,1M' : '100,1M';
   const sizes = (o.sizes ?? defaultSizes).split(',').map(parseSize);
   return {
@@ -126,6 +148,11 @@ function parseOptions(): Options {
     memory: o.memory,
     out: o.out,
     serverNodeOptions: o.serverNodeOptions,
+    contenders: (o.contenders ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+    variants,
   };
 }
 
@@ -252,8 +279,10 @@ function startOurs(
   dataset: Dataset,
   options: Options,
   env: Record<string, string> = {},
+  root?: string,
 ): Promise<BenchServer> {
   return BenchServer.start({
+    ...(root === undefined ? {} : { script: path.join(root, 'dist', 'main.js') }),
     featuresFile: dataset.file,
     logLevel: 'info',
     metrics: env['METRICS'] !== 'false',
@@ -419,7 +448,7 @@ async function otlpSink(): Promise<{ server: Server; endpoint: string }> {
 async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Promise<Comparison> {
   const sink = await otlpSink();
   const ours = (env: Record<string, string>) => () => startOurs(dataset, options, env);
-  const contenders: Contender[] = [
+  const all: Contender[] = [
     {
       name: 'example',
       description: 'grpc-node example style (bench/baseline-server.ts)',
@@ -460,7 +489,21 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
       description: 'ours, METRICS=false REFLECTION=false ORCA=false',
       start: ours({ METRICS: 'false', REFLECTION: 'false', ORCA: 'false' }),
     },
+    ...[...options.variants].map(([name, root]) => ({
+      name,
+      description: `another build of ours, everything on (${root})`,
+      start: () => startOurs(dataset, options, {}, root),
+    })),
   ];
+  const unknown = options.contenders.filter((name) => !all.some((c) => c.name === name));
+  if (unknown.length > 0) throw new Error(`unknown contenders: ${unknown.join(', ')}`);
+  const contenders = all.filter(
+    (c, i) =>
+      i === 0 ||
+      options.contenders.length === 0 ||
+      options.contenders.includes(c.name) ||
+      options.variants.has(c.name),
+  );
   const comparePhases: Phase[] = [
     {
       name: 'GetFeature c=50',
@@ -479,60 +522,69 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
       callTimeoutMs: 30_000,
     },
   ];
-  const servers: BenchServer[] = [];
   const result: Comparison = {
     dataset: dataset.label,
     contenders: contenders.map(({ name, description }) => ({ name, description })),
     phases: {},
   };
+  let live: BenchServer[] = [];
+  const run = async (server: BenchServer, phase: Phase, phaseMs: number): Promise<PhaseFigures> => {
+    for (const other of live) other.setRunning(other === server);
+    await pool.connect(server.port);
+    try {
+      return await measure(server, pool, phase, phaseMs);
+    } finally {
+      pool.disconnect();
+    }
+  };
+  // Two kinds of noise, both about ±10% of CPU per call on these machines, and both larger
+  // than the differences measured: the machine's (other tenants, CPU steal) changes from one
+  // second to the next, and each server process has its own (memory layout, V8's optimisation
+  // decisions: two processes of one build differ consistently for their whole life). So every
+  // round starts fresh processes, and within a round each contender is measured between two
+  // measurements of the example (E X1 E X2 … E), its ratio taken to their mean. The order of
+  // ours rotates from round to round. The ratios reported are medians over rounds. While one
+  // server is measured the others are stopped (SIGSTOP): idle servers' timers woke the measured
+  // one's CPU hundreds of times a second, which changed its batching and its cost per call.
   try {
-    for (const contender of contenders) {
-      log(`compare: starting ${contender.name}`);
-      servers.push(await contender.start());
-    }
-    // Until V8 has optimised the hot paths a server costs several times more per call (seconds,
-    // on a loaded machine): warm every server on every phase first, unmeasured.
-    for (const [i, contender] of contenders.entries()) {
-      for (const phase of comparePhases) {
-        log(`compare: warming ${contender.name}, ${phase.name}`);
-        await pool.connect(servers[i]!.port);
-        try {
-          await measure(servers[i]!, pool, phase, options.quick ? 1000 : 2 * options.phaseMs);
-        } finally {
-          pool.disconnect();
-        }
-      }
-    }
-    // Each round: the example, then every configuration of ours, one after the other, each
-    // alone on its CPU; a configuration's ratio is to the example of the same round. The order
-    // of ours rotates from round to round, so no configuration always sits next to the example.
     for (let round = 0; round < options.rounds; round++) {
-      for (const phase of comparePhases) {
-        let example: PhaseFigures | undefined;
-        const others = contenders.length - 1;
-        const order = [0, ...Array.from({ length: others }, (_, k) => 1 + ((k + round) % others))];
-        for (const i of order) {
-          const contender = contenders[i]!;
-          log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
-          await pool.connect(servers[i]!.port);
-          let figures: PhaseFigures;
-          try {
-            figures = await measure(servers[i]!, pool, phase, options.phaseMs);
-          } finally {
-            pool.disconnect();
-          }
-          const byContender = (result.phases[phase.name] ??= {});
-          if (i === 0) {
-            example = figures;
-            continue;
-          }
-          (byContender[contender.name] ??= []).push(figures);
-          (byContender[`example beside ${contender.name}`] ??= []).push(example!);
+      const servers: BenchServer[] = [];
+      live = servers;
+      try {
+        for (const contender of contenders) {
+          log(`compare: starting ${contender.name} (round ${round + 1}/${options.rounds})`);
+          servers.push(await contender.start());
         }
+        // Until V8 has optimised the hot paths a server costs several times more per call:
+        // warm every server on every phase first, unmeasured.
+        for (const [i, contender] of contenders.entries()) {
+          for (const phase of comparePhases) {
+            log(`compare: warming ${contender.name}, ${phase.name}`);
+            await run(servers[i]!, phase, options.quick ? 500 : 1500);
+          }
+        }
+        const others = contenders.length - 1;
+        const order = Array.from({ length: others }, (_, k) => 1 + ((k + round) % others));
+        for (const phase of comparePhases) {
+          const byContender = (result.phases[phase.name] ??= {});
+          let before = await run(servers[0]!, phase, options.phaseMs);
+          for (const i of order) {
+            const contender = contenders[i]!;
+            log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
+            const figures = await run(servers[i]!, phase, options.phaseMs);
+            const after = await run(servers[0]!, phase, options.phaseMs);
+            (byContender[contender.name] ??= []).push(figures);
+            (byContender[`example beside ${contender.name}`] ??= []).push(
+              meanFigures(before, after),
+            );
+            before = after;
+          }
+        }
+      } finally {
+        await Promise.all(servers.map((server) => server.stop()));
       }
     }
   } finally {
-    await Promise.all(servers.map((server) => server.stop()));
     sink.server.close();
   }
   return result;

@@ -142,10 +142,21 @@ export class BenchServer {
     return Number(kb) * 1024;
   }
 
+  /**
+   * Stops (SIGSTOP) or continues (SIGCONT) the process. Servers idle while another is measured
+   * are stopped, so that their timers (event-loop delay monitor, load sampling) wake nothing on
+   * the measured server's CPU: every measurement then runs on an otherwise quiet CPU.
+   */
+  setRunning(running: boolean): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(running ? 'SIGCONT' : 'SIGSTOP');
+  }
+
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.child.kill('SIGCONT');
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await exited;

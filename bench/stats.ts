@@ -43,3 +43,21 @@ export function summarize(results: LoadResult[], serverCpuMs: number): PhaseFigu
   if (firstError !== undefined) figures.firstError = firstError;
   return figures;
 }
+
+/** Two measurements of one server as one: each figure is the mean of the two. */
+export function meanFigures(a: PhaseFigures, b: PhaseFigures): PhaseFigures {
+  const mean = (x: number, y: number): number => (x + y) / 2;
+  const figures: PhaseFigures = {
+    calls: a.calls + b.calls,
+    errors: a.errors + b.errors,
+    callsPerSecond: mean(a.callsPerSecond, b.callsPerSecond),
+    p50Ms: mean(a.p50Ms, b.p50Ms),
+    p99Ms: mean(a.p99Ms, b.p99Ms),
+    cpuUsPerCall: mean(a.cpuUsPerCall, b.cpuUsPerCall),
+    itemsPerCall: mean(a.itemsPerCall, b.itemsPerCall),
+    cpuUsPerItem: mean(a.cpuUsPerItem, b.cpuUsPerItem),
+  };
+  const firstError = a.firstError ?? b.firstError;
+  if (firstError !== undefined) figures.firstError = firstError;
+  return figures;
+}

@@ -1,14 +1,18 @@
 /**
  * A load-generating client process, forked by the runner. Several run at once so that the
- * client side (which costs grpc-js about as much CPU as the server) is not the bottleneck.
+ * client side is not the bottleneck. GetFeature and ListFeatures go through the lean HTTP/2
+ * client (h2-client.ts), which costs far less per call than grpc-js's client; the streaming
+ * uploads (RecordRoute, RouteChat) and the memory scenarios use grpc-js's client.
  */
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import * as protobuf from 'protobufjs';
 import type { ProtoGrpcType } from '../src/generated/route_guide';
 import type { RouteGuideClient } from '../src/generated/routeguide/RouteGuide';
 import { PROTO_LOADER_OPTIONS } from '../src/grpc/proto';
 import { createRandom, GRID_E7 } from './generate';
+import { grpcFrame, H2GrpcClient } from './h2-client';
 import { repoRoot } from './paths';
 import type {
   FloodSpec,
@@ -35,13 +39,50 @@ function loadProto(): ProtoGrpcType {
 
 const deadline = (ms: number): grpc.CallOptions => ({ deadline: Date.now() + ms });
 
+/** The connection to the server under load, through both clients. */
+interface Connection {
+  client: RouteGuideClient;
+  h2: H2GrpcClient;
+}
+
+/** GetFeature and ListFeatures requests, framed once per load for the HTTP/2 client. */
+interface FramedRequests {
+  path: string;
+  frames: Buffer[];
+}
+
+function framedRequests(workload: Workload): FramedRequests | undefined {
+  const root = protobuf.loadSync(path.join(repoRoot(), 'protos', 'route_guide.proto'));
+  const frame = (type: string, message: object): Buffer =>
+    grpcFrame(root.lookupType(type).encode(message).finish());
+  switch (workload.rpc) {
+    case 'GetFeature':
+      return {
+        path: '/routeguide.RouteGuide/GetFeature',
+        frames: workload.points.map((point) => frame('routeguide.Point', point)),
+      };
+    case 'ListFeatures':
+      return {
+        path: '/routeguide.RouteGuide/ListFeatures',
+        frames: workload.boxes.map((box) => frame('routeguide.Rectangle', box)),
+      };
+    default:
+      return undefined;
+  }
+}
+
 /** Runs one call of the workload; resolves with the number of items it moved. */
 function callOnce(
-  client: RouteGuideClient,
+  connection: Connection,
+  framed: FramedRequests | undefined,
   workload: Workload,
   i: number,
   timeoutMs: number,
 ): Promise<number> {
+  if (framed !== undefined) {
+    return connection.h2.call(framed.path, framed.frames[i % framed.frames.length]!, timeoutMs);
+  }
+  const { client } = connection;
   return new Promise((resolve, reject) => {
     switch (workload.rpc) {
       case 'GetFeature': {
@@ -90,8 +131,9 @@ function callOnce(
 }
 
 /** Closed loop: `concurrency` lanes each start the next call when the previous one ends. */
-async function runLoad(client: RouteGuideClient, spec: LoadSpec): Promise<LoadResult> {
+async function runLoad(connection: Connection, spec: LoadSpec): Promise<LoadResult> {
   const result: LoadResult = { calls: 0, errors: 0, items: 0, latenciesUs: [], wallMs: 0 };
+  const framed = framedRequests(spec.workload);
   const started = performance.now();
   const stopAt = started + spec.durationMs;
   let next = spec.offset;
@@ -102,7 +144,7 @@ async function runLoad(client: RouteGuideClient, spec: LoadSpec): Promise<LoadRe
       const t0 = performance.now();
       try {
         // Await first: `items += await …` would read `items` before other lanes add to it.
-        const items = await callOnce(client, spec.workload, next++, spec.callTimeoutMs);
+        const items = await callOnce(connection, framed, spec.workload, next++, spec.callTimeoutMs);
         result.items += items;
         result.latenciesUs.push(Math.round((performance.now() - t0) * 1000));
         result.calls++;
@@ -182,10 +224,15 @@ async function flood(client: RouteGuideClient, spec: FloodSpec): Promise<LoadRes
 
 function main(): void {
   const proto = loadProto();
-  let client: RouteGuideClient | undefined;
-  const connected = (): RouteGuideClient => {
-    if (!client) throw new Error('not connected');
-    return client;
+  let connection: Connection | undefined;
+  const connected = (): Connection => {
+    if (!connection) throw new Error('not connected');
+    return connection;
+  };
+  const close = (): void => {
+    connection?.client.close();
+    connection?.h2.close();
+    connection = undefined;
   };
   const reply = (work: Promise<LoadResult>): void => {
     work.then(
@@ -196,28 +243,32 @@ function main(): void {
   };
   process.on('message', (message: ToWorker) => {
     switch (message.type) {
-      case 'connect':
-        client?.close();
-        client = new proto.routeguide.RouteGuide(
-          `127.0.0.1:${message.port}`,
-          grpc.credentials.createInsecure(),
+      case 'connect': {
+        close();
+        const address = `127.0.0.1:${message.port}`;
+        const client = new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure());
+        const h2 = new H2GrpcClient(address);
+        connection = { client, h2 };
+        const grpcReady = new Promise<void>((resolve, reject) =>
+          client.waitForReady(Date.now() + 30_000, (error) => (error ? reject(error) : resolve())),
         );
-        client.waitForReady(Date.now() + 30_000, (error) =>
-          error ? send({ type: 'failed', error: error.message }) : send({ type: 'connected' }),
+        Promise.all([grpcReady, h2.ready(30_000)]).then(
+          () => send({ type: 'connected' }),
+          (error: unknown) => send({ type: 'failed', error: String((error as Error)?.message) }),
         );
         return;
+      }
       case 'load':
         return reply(runLoad(connected(), message.spec));
       case 'slow-read':
-        return reply(slowRead(connected(), message.spec));
+        return reply(slowRead(connected().client, message.spec));
       case 'flood':
-        return reply(flood(connected(), message.spec));
+        return reply(flood(connected().client, message.spec));
       case 'disconnect':
-        client?.close();
-        client = undefined;
+        close();
         return;
       case 'exit':
-        client?.close();
+        close();
         process.disconnect();
         return;
     }
