@@ -6,6 +6,11 @@ import {
   type ServerInterceptingCallInterface,
   type ServerInterceptor,
 } from '@grpc/grpc-js';
+import {
+  DEFAULT_WRITE_BEHIND_BYTES,
+  sendWriteBehind,
+  type WriteBehindState,
+} from '../grpc/write-behind';
 import type { CallCounters, MethodCounters } from './call-counters';
 import { REPLICA_HEADER } from './replica';
 
@@ -22,6 +27,24 @@ export interface CallObserverOptions {
   readonly counters: CallCounters;
   /** Sent in the `x-routeguide-replica` response header of every call. No default. */
   readonly replicaId: string;
+  /**
+   * Bytes of encoded messages a call may have in flight, confirmed before their write completes
+   * (see write-behind.ts). Default: 64 KiB ({@link DEFAULT_WRITE_BEHIND_BYTES}); 0 turns it off.
+   */
+  readonly writeBehindBytes?: number;
+}
+
+/** What every call of one interceptor shares, made once. */
+interface Shared {
+  readonly counters: CallCounters;
+  readonly replicaId: string;
+  /**
+   * The response header of calls that send no metadata of their own (most: grpc-js's handlers
+   * send a message without metadata), the replica header alone. Made once, because setting a
+   * key validates it (a regular expression) on every call; grpc-js only reads it.
+   */
+  readonly header: Metadata;
+  readonly writeBehindBytes: number;
 }
 
 /**
@@ -29,8 +52,12 @@ export interface CallObserverOptions {
  * side) and the listener the next call reports to (transport side), so a call costs one object
  * and no closures. Every method does its bookkeeping and forwards at once (no asynchrony).
  */
-class ObservedCall extends ServerInterceptingCall implements InterceptingServerListener {
+class ObservedCall
+  extends ServerInterceptingCall
+  implements InterceptingServerListener, WriteBehindState
+{
   private listener: InterceptingServerListener | undefined;
+  pendingBytes = 0;
   /** performance.now() when the call's headers arrived; NaN until then. */
   private startedAt = NaN;
   private finished = false;
@@ -38,9 +65,8 @@ class ObservedCall extends ServerInterceptingCall implements InterceptingServerL
 
   constructor(
     private readonly inner: ServerInterceptingCallInterface,
-    private readonly counters: CallCounters,
     private readonly method: MethodCounters,
-    private readonly replicaId: string,
+    private readonly shared: Shared,
   ) {
     super(inner);
   }
@@ -54,14 +80,17 @@ class ObservedCall extends ServerInterceptingCall implements InterceptingServerL
 
   override sendMetadata(metadata: Metadata): void {
     this.headerSent = true;
-    metadata.set(REPLICA_HEADER, this.replicaId);
+    metadata.set(REPLICA_HEADER, this.shared.replicaId);
     this.inner.sendMetadata(metadata);
   }
 
   override sendMessage(message: unknown, callback: () => void): void {
-    if (!this.headerSent) this.sendMetadata(new Metadata());
+    if (!this.headerSent) {
+      this.headerSent = true;
+      this.inner.sendMetadata(this.shared.header);
+    }
     this.method.sent++;
-    this.inner.sendMessage(message, callback);
+    sendWriteBehind(this, this.inner, message, callback, this.shared.writeBehindBytes);
   }
 
   override sendStatus(status: PartialStatusObject): void {
@@ -73,7 +102,7 @@ class ObservedCall extends ServerInterceptingCall implements InterceptingServerL
     // No header went out (errors): the replica goes in the trailers. Statuses made by
     // interceptors (e.g. UNAUTHENTICATED) may carry no metadata at all.
     const metadata = status.metadata ?? new Metadata();
-    metadata.set(REPLICA_HEADER, this.replicaId);
+    metadata.set(REPLICA_HEADER, this.shared.replicaId);
     this.inner.sendStatus({ ...status, metadata });
   }
 
@@ -111,7 +140,7 @@ class ObservedCall extends ServerInterceptingCall implements InterceptingServerL
   private finish(code: number): void {
     if (this.finished || Number.isNaN(this.startedAt)) return;
     this.finished = true;
-    this.counters.handled(this.method, code, performance.now() - this.startedAt);
+    this.shared.counters.handled(this.method, code, performance.now() - this.startedAt);
   }
 }
 
@@ -126,14 +155,26 @@ class ObservedCall extends ServerInterceptingCall implements InterceptingServerL
  * headers reach the application, and as handled exactly once: with the status that went out,
  * or — when the stream ended without one passing through here (client cancel, deadline) — with
  * Canceled or DeadlineExceeded.
+ *
+ * Being the layer next to the transport, it also confirms encoded messages early, within a
+ * bounded window (write-behind.ts): one interceptor layer for both, as each layer costs every
+ * call an object and a hop per event.
  */
 export function callObserverInterceptor(options: CallObserverOptions): ServerInterceptor {
-  const { counters, replicaId } = options;
+  const { counters } = options;
+  const writeBehindBytes = options.writeBehindBytes ?? DEFAULT_WRITE_BEHIND_BYTES;
+  if (!Number.isSafeInteger(writeBehindBytes) || writeBehindBytes < 0) {
+    throw new RangeError(
+      `writeBehindBytes must be a non-negative integer, got ${writeBehindBytes}`,
+    );
+  }
+  const header = new Metadata();
+  header.set(REPLICA_HEADER, options.replicaId);
+  const shared: Shared = { counters, replicaId: options.replicaId, header, writeBehindBytes };
   return (descriptor, call) =>
     new ObservedCall(
       call,
-      counters,
       counters.forMethod(descriptor.path, descriptor.requestStream, descriptor.responseStream),
-      replicaId,
+      shared,
     );
 }

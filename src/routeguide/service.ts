@@ -13,31 +13,48 @@ import { boxFromCorners, isValidPoint, validatePoint } from './geo';
 import type { NotesStore } from './notes';
 import { RouteAccumulator } from './route';
 
+/** Default of {@link RouteGuideServiceDeps.listBatchBytes}. */
+export const DEFAULT_LIST_BATCH_BYTES = 16 * 1024;
+
 /** What the RouteGuide handlers need. */
 export interface RouteGuideServiceDeps {
   readonly features: FeatureDatabase;
   readonly notes: NotesStore;
   readonly logger: Logger;
+  /**
+   * ListFeatures writes this many bytes of features before it waits for the stream to drain.
+   * This bounds what a stalled reader holds in the server's write buffer. Default: 16 KiB
+   * ({@link DEFAULT_LIST_BATCH_BYTES}), a canonical database's whole box in one batch.
+   */
+  readonly listBatchBytes?: number;
 }
 
 /**
- * Writes features by database index, as the bytes encoded at load, honouring backpressure:
- * when `write()` reports a full buffer it waits for `drain`; it stops as soon as the call is
- * cancelled or its deadline passes. A fault while writing (now or in a later batch, after a
- * `drain`) ends the call with INTERNAL instead of escaping into the event loop.
+ * Writes features by database index, as the bytes encoded at load, in batches of about
+ * `batchBytes`. After a batch, if `write()` reported a full buffer, it waits for `drain`. grpc-js
+ * calls its buffer full at 16 messages, a few hundred bytes of features, so waiting each time
+ * it says so would cost an event-loop turn, and a socket write, per 16 features. A stalled
+ * reader therefore holds at most one batch (plus one feature) in the stream's buffer. The pump
+ * stops as soon as the call is cancelled or its deadline passes. A fault while writing (now or
+ * in a later batch, after a `drain`) ends the call with INTERNAL instead of escaping into the
+ * event loop.
  */
 function streamFeatures(
   call: ServerWritableStream<unknown, FeatureMessage>,
   features: FeatureDatabase,
   indexes: Uint32Array,
+  batchBytes: number,
   fail: (error: unknown) => void,
 ): void {
   let next = 0;
   const pump = (): void => {
     try {
+      let batch = 0;
       while (next < indexes.length) {
         if (call.cancelled) return;
-        if (!call.write(preEncoded<FeatureMessage>(features.encodedAt(indexes[next++]!)))) {
+        const bytes = features.encodedAt(indexes[next++]!);
+        batch += bytes.length;
+        if (!call.write(preEncoded<FeatureMessage>(bytes)) && batch >= batchBytes) {
           call.once('drain', pump);
           return;
         }
@@ -146,6 +163,10 @@ function routeChat(
  */
 export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuideHandlers {
   const { features, notes, logger } = deps;
+  const listBatchBytes = deps.listBatchBytes ?? DEFAULT_LIST_BATCH_BYTES;
+  if (!Number.isSafeInteger(listBatchBytes) || listBatchBytes < 1) {
+    throw new RangeError(`listBatchBytes must be a positive integer, got ${listBatchBytes}`);
+  }
   const fail = (error: unknown, method: string) =>
     toStatusObject(toServiceError(error, logger, method));
 
@@ -171,7 +192,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           validatePoint(call.request.lo, 'lo'),
           validatePoint(call.request.hi, 'hi'),
         );
-        streamFeatures(call, features, features.indexesWithin(box), (error) =>
+        streamFeatures(call, features, features.indexesWithin(box), listBatchBytes, (error) =>
           call.emit('error', fail(error, 'ListFeatures')),
         );
       } catch (error) {

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { REPLICA_HEADER } from '../../src/observability/replica';
 import { FeatureDatabase } from '../../src/routeguide/features';
+import { DEFAULT_LIST_BATCH_BYTES } from '../../src/routeguide/service';
 import { canonicalFeatures, featuresInBox } from '../helpers/canonical';
 import {
   eventually,
@@ -182,8 +183,11 @@ describe('RouteGuide over gRPC', () => {
       const stalled = await settledCount(written);
       expect(stalled).toBeLessThan(many.length / 2);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      // At most a stream buffer's worth (grpc-js's highWaterMark: 16 messages) trickles on.
-      expect(written() - stalled).toBeLessThanOrEqual(16);
+      // At most one batch (DEFAULT_LIST_BATCH_BYTES of features) trickles on.
+      const featureBytes = FeatureDatabase.fromFeatures(many.slice(0, 1)).encodedAt(0).length;
+      expect(written() - stalled).toBeLessThanOrEqual(
+        Math.ceil(DEFAULT_LIST_BATCH_BYTES / featureBytes) + 1,
+      );
       const ended = new Promise<void>((resolve) => call.on('end', resolve));
       call.resume();
       await ended;
@@ -342,18 +346,18 @@ describe('RouteGuide over gRPC', () => {
     it('a fault in a later ListFeatures batch (after a drain) is INTERNAL for that call only', async () => {
       await server.close();
       const { logger, lines } = capturingLogger();
-      const db = FeatureDatabase.fromFeatures(syntheticFeatures(2000));
+      const db = FeatureDatabase.fromFeatures(syntheticFeatures(20_000));
       server = await startTestServer({ features: db, logger });
-      // Features are produced in batches that stop at a full write buffer and resume on
-      // `drain`; the 500th is well past the first batch, so it is produced from a drain event.
+      // Features are produced in batches (DEFAULT_LIST_BATCH_BYTES, ~900 of these ~18-byte
+      // features) that resume on `drain`; the 5000th is produced from a drain event.
       let produced = 0;
       const fault = (): never => {
-        throw new Error('feature 500 unreadable');
+        throw new Error('feature 5000 unreadable');
       };
       const featureAt = db.featureAt.bind(db);
       const encodedAt = db.encodedAt.bind(db);
-      db.featureAt = (i) => (++produced === 500 ? fault() : featureAt(i));
-      db.encodedAt = (i) => (++produced === 500 ? fault() : encodedAt(i));
+      db.featureAt = (i) => (++produced === 5000 ? fault() : featureAt(i));
+      db.encodedAt = (i) => (++produced === 5000 ? fault() : encodedAt(i));
 
       const everything = {
         lo: { latitude: -900_000_000, longitude: -1_800_000_000 },
@@ -368,13 +372,13 @@ describe('RouteGuide over gRPC', () => {
       });
       expect(error.code).toBe(grpc.status.INTERNAL);
       expect(error.details).toBe('internal error');
-      expect(received.length).toBeGreaterThan(16);
-      expect(received.length).toBeLessThan(500);
+      expect(received.length).toBeGreaterThan(DEFAULT_LIST_BATCH_BYTES / 19);
+      expect(received.length).toBeLessThan(5000);
       const logged = lines().find((line) => line['msg'] === 'handler failed');
       expect(logged).toMatchObject({ level: 'error', method: 'ListFeatures' });
 
       // The server still serves, the same call included.
-      expect(await listFeatures(server.client, everything)).toHaveLength(2000);
+      expect(await listFeatures(server.client, everything)).toHaveLength(20_000);
     });
   });
 });
