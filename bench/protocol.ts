@@ -11,6 +11,8 @@ export type Workload =
   | { rpc: 'RouteChat'; notesPerCall: number; locations: Point[] };
 
 export interface LoadSpec {
+  /** The server (one the worker is connected to); its latest connection when unset. */
+  port?: number;
   workload: Workload;
   /** Calls in flight per worker. */
   concurrency: number;

@@ -198,7 +198,7 @@ function comparisonTable(c: Comparison): string {
       'example beside',
       'per',
       '÷ example (median)',
-      'rounds',
+      'slices',
       '÷ ours',
       'calls/s',
       'items/call',

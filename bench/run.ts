@@ -221,18 +221,23 @@ function phases(dataset: Dataset, options: Options): Phase[] {
   ];
 }
 
-/** A warm-up (not measured), then the measured phase with the server's CPU read around it. */
+/**
+ * A warm-up (not measured, unless `warmUp` is false: connections already warm), then the
+ * measured phase with the server's CPU read around it.
+ */
 async function measure(
   server: BenchServer,
   pool: WorkerPool,
   phase: Phase,
   phaseMs: number,
+  warmUp = true,
 ): Promise<PhaseFigures> {
   const share = (total: number, i: number): number =>
     Math.floor(total / pool.size) + (i < total % pool.size ? 1 : 0);
   const spec =
     (durationMs: number, maxCalls: number) =>
     (i: number): LoadSpec => ({
+      port: server.port,
       workload: phase.workload,
       concurrency:
         phase.totalConcurrency === undefined ? phase.concurrency : share(phase.totalConcurrency, i),
@@ -241,9 +246,11 @@ async function measure(
       callTimeoutMs: phase.callTimeoutMs,
       offset: i * 7919,
     });
-  await pool.load(
-    spec(Math.min(1000, Math.max(500, phaseMs / 3)), Math.max(1, Math.ceil(phase.maxCalls / 10))),
-  );
+  if (warmUp) {
+    await pool.load(
+      spec(Math.min(1000, Math.max(500, phaseMs / 3)), Math.max(1, Math.ceil(phase.maxCalls / 10))),
+    );
+  }
   const before = server.cpuMs();
   const results = await pool.load(spec(phaseMs, phase.maxCalls));
   return summarize(results, server.cpuMs() - before);
@@ -527,60 +534,64 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
     contenders: contenders.map(({ name, description }) => ({ name, description })),
     phases: {},
   };
-  let live: BenchServer[] = [];
-  const run = async (server: BenchServer, phase: Phase, phaseMs: number): Promise<PhaseFigures> => {
-    for (const other of live) other.setRunning(other === server);
-    await pool.connect(server.port);
-    try {
-      return await measure(server, pool, phase, phaseMs);
-    } finally {
-      pool.disconnect();
-    }
-  };
   // Two kinds of noise, both about ±10% of CPU per call on these machines, and both larger
   // than the differences measured: the machine's (other tenants, CPU steal) changes from one
   // second to the next, and each server process has its own (memory layout, V8's optimisation
   // decisions: two processes of one build differ consistently for their whole life). So every
-  // round starts fresh processes, and within a round each contender is measured between two
-  // measurements of the example (E X1 E X2 … E), its ratio taken to their mean. The order of
-  // ours rotates from round to round. The ratios reported are medians over rounds. While one
-  // server is measured the others are stopped (SIGSTOP): idle servers' timers woke the measured
-  // one's CPU hundreds of times a second, which changed its batching and its cost per call.
+  // round starts fresh processes, the workers stay connected to all of them, and each contender
+  // is measured in short slices alternating with the example (E X E X … E) without
+  // reconnecting; each slice's ratio is to the mean of the example's slices either side. The
+  // order of ours rotates from round to round. The ratios reported are medians over all slices.
+  // While one server is measured the others are stopped (SIGSTOP): with six idle servers
+  // waking CPU 0 hundreds of times a second, whichever was measured while more of them were
+  // idle (the example: every other server is ours) saw its reads batched by the interruptions
+  // and looked cheaper; ours measured 0.91x the example alone beside it and 1.19x among all.
+  const slices = options.quick ? 1 : 3;
+  const sliceMs = Math.max(500, Math.round(options.phaseMs / 2));
   try {
     for (let round = 0; round < options.rounds; round++) {
       const servers: BenchServer[] = [];
-      live = servers;
       try {
         for (const contender of contenders) {
           log(`compare: starting ${contender.name} (round ${round + 1}/${options.rounds})`);
-          servers.push(await contender.start());
+          const server = await contender.start();
+          servers.push(server);
+          await pool.connect(server.port);
         }
         // Until V8 has optimised the hot paths a server costs several times more per call:
         // warm every server on every phase first, unmeasured.
         for (const [i, contender] of contenders.entries()) {
           for (const phase of comparePhases) {
             log(`compare: warming ${contender.name}, ${phase.name}`);
-            await run(servers[i]!, phase, options.quick ? 500 : 1500);
+            await measure(servers[i]!, pool, phase, options.quick ? 500 : 1500);
           }
         }
         const others = contenders.length - 1;
         const order = Array.from({ length: others }, (_, k) => 1 + ((k + round) % others));
         for (const phase of comparePhases) {
           const byContender = (result.phases[phase.name] ??= {});
-          let before = await run(servers[0]!, phase, options.phaseMs);
+          const slice = async (i: number): Promise<PhaseFigures> => {
+            for (const server of servers) server.setRunning(server === servers[i]);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            return measure(servers[i]!, pool, phase, sliceMs, false);
+          };
           for (const i of order) {
             const contender = contenders[i]!;
             log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
-            const figures = await run(servers[i]!, phase, options.phaseMs);
-            const after = await run(servers[0]!, phase, options.phaseMs);
-            (byContender[contender.name] ??= []).push(figures);
-            (byContender[`example beside ${contender.name}`] ??= []).push(
-              meanFigures(before, after),
-            );
-            before = after;
+            let before = await slice(0);
+            for (let k = 0; k < slices; k++) {
+              const figures = await slice(i);
+              const after = await slice(0);
+              (byContender[contender.name] ??= []).push(figures);
+              (byContender[`example beside ${contender.name}`] ??= []).push(
+                meanFigures(before, after),
+              );
+              before = after;
+            }
           }
         }
       } finally {
+        pool.disconnect();
         await Promise.all(servers.map((server) => server.stop()));
       }
     }

@@ -143,9 +143,9 @@ export class BenchServer {
   }
 
   /**
-   * Stops (SIGSTOP) or continues (SIGCONT) the process. Servers idle while another is measured
-   * are stopped, so that their timers (event-loop delay monitor, load sampling) wake nothing on
-   * the measured server's CPU: every measurement then runs on an otherwise quiet CPU.
+   * Stops (SIGSTOP) or continues (SIGCONT) the process. While one server is measured the
+   * others are stopped, so that their timers (the event-loop delay monitor wakes every 10 ms,
+   * load sampling) never interrupt the measured one on its CPU.
    */
   setRunning(running: boolean): void {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

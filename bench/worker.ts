@@ -224,15 +224,22 @@ async function flood(client: RouteGuideClient, spec: FloodSpec): Promise<LoadRes
 
 function main(): void {
   const proto = loadProto();
-  let connection: Connection | undefined;
-  const connected = (): Connection => {
-    if (!connection) throw new Error('not connected');
+  // Connections stay open until 'disconnect', so that a run can alternate between servers
+  // without reconnecting; the latest is the default.
+  const connections = new Map<number, Connection>();
+  let latest: number | undefined;
+  const connected = (port = latest): Connection => {
+    const connection = port === undefined ? undefined : connections.get(port);
+    if (!connection) throw new Error(`not connected to ${port}`);
     return connection;
   };
   const close = (): void => {
-    connection?.client.close();
-    connection?.h2.close();
-    connection = undefined;
+    for (const { client, h2 } of connections.values()) {
+      client.close();
+      h2.close();
+    }
+    connections.clear();
+    latest = undefined;
   };
   const reply = (work: Promise<LoadResult>): void => {
     work.then(
@@ -244,11 +251,15 @@ function main(): void {
   process.on('message', (message: ToWorker) => {
     switch (message.type) {
       case 'connect': {
-        close();
+        latest = message.port;
+        if (connections.has(message.port)) {
+          send({ type: 'connected' });
+          return;
+        }
         const address = `127.0.0.1:${message.port}`;
         const client = new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure());
         const h2 = new H2GrpcClient(address);
-        connection = { client, h2 };
+        connections.set(message.port, { client, h2 });
         const grpcReady = new Promise<void>((resolve, reject) =>
           client.waitForReady(Date.now() + 30_000, (error) => (error ? reject(error) : resolve())),
         );
@@ -259,7 +270,7 @@ function main(): void {
         return;
       }
       case 'load':
-        return reply(runLoad(connected(), message.spec));
+        return reply(runLoad(connected(message.spec.port ?? latest), message.spec));
       case 'slow-read':
         return reply(slowRead(connected().client, message.spec));
       case 'flood':
