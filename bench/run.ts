@@ -534,54 +534,49 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
     contenders: contenders.map(({ name, description }) => ({ name, description })),
     phases: {},
   };
-  // Two kinds of noise, both about ±10% of CPU per call on these machines, and both larger
-  // than the differences measured: the machine's (other tenants, CPU steal) changes from one
-  // second to the next, and each server process has its own (memory layout, V8's optimisation
-  // decisions: two processes of one build differ consistently for their whole life). So every
-  // round starts fresh processes, the workers stay connected to all of them, and each contender
-  // is measured in short slices alternating with the example (E X E X … E) without
-  // reconnecting; each slice's ratio is to the mean of the example's slices either side. The
-  // order of ours rotates from round to round. The ratios reported are medians over all slices.
-  // While one server is measured the others are stopped (SIGSTOP): with six idle servers
-  // waking CPU 0 hundreds of times a second, whichever was measured while more of them were
-  // idle (the example: every other server is ours) saw its reads batched by the interruptions
-  // and looked cheaper; ours measured 0.91x the example alone beside it and 1.19x among all.
+  // Noise, each source larger than the differences measured: the machine's speed changes from
+  // second to second (other tenants, CPU steal); two processes of one build differ by up to
+  // ±10% for their whole life (memory layout, V8's optimisation decisions); and idle servers on
+  // the measured one's CPU (each of ours wakes every 10 ms for its event-loop delay monitor)
+  // batch its reads, so that with all seven up, whichever was measured among more idle servers
+  // of ours (the example) looked cheaper: ours measured 0.91x the example with the two alone,
+  // 1.19x among all seven. So each configuration of ours is measured in a pair with a fresh
+  // example, only the two running, fresh processes every round; in short slices alternating
+  // with the example (E X E X E X E, connections kept), each slice's ratio to the mean of the
+  // example's slices either side. The ratios reported are medians over all slices.
   const slices = options.quick ? 1 : 3;
   const sliceMs = Math.max(500, Math.round(options.phaseMs / 2));
+  const example = contenders[0]!;
   try {
     for (let round = 0; round < options.rounds; round++) {
-      const servers: BenchServer[] = [];
-      try {
-        for (const contender of contenders) {
-          log(`compare: starting ${contender.name} (round ${round + 1}/${options.rounds})`);
-          const server = await contender.start();
-          servers.push(server);
-          await pool.connect(server.port);
-        }
-        // Until V8 has optimised the hot paths a server costs several times more per call:
-        // warm every server on every phase first, unmeasured.
-        for (const [i, contender] of contenders.entries()) {
-          for (const phase of comparePhases) {
-            log(`compare: warming ${contender.name}, ${phase.name}`);
-            await measure(servers[i]!, pool, phase, options.quick ? 500 : 1500);
+      const others = contenders.length - 1;
+      for (let k = 0; k < others; k++) {
+        const contender = contenders[1 + ((k + round) % others)]!;
+        const tag = `${contender.name} (round ${round + 1}/${options.rounds})`;
+        log(`compare: starting the example and ${tag}`);
+        const pair: BenchServer[] = [];
+        try {
+          for (const c of [example, contender]) {
+            const server = await c.start();
+            pair.push(server);
+            await pool.connect(server.port);
           }
-        }
-        const others = contenders.length - 1;
-        const order = Array.from({ length: others }, (_, k) => 1 + ((k + round) % others));
-        for (const phase of comparePhases) {
-          const byContender = (result.phases[phase.name] ??= {});
-          const slice = async (i: number): Promise<PhaseFigures> => {
-            for (const server of servers) server.setRunning(server === servers[i]);
-            await new Promise((resolve) => setTimeout(resolve, 100));
-            return measure(servers[i]!, pool, phase, sliceMs, false);
-          };
-          for (const i of order) {
-            const contender = contenders[i]!;
-            log(`compare ${phase.name}, ${contender.name} (round ${round + 1}/${options.rounds})`);
-            let before = await slice(0);
-            for (let k = 0; k < slices; k++) {
-              const figures = await slice(i);
-              const after = await slice(0);
+          const [e, x] = pair as [BenchServer, BenchServer];
+          // Until V8 has optimised the hot paths a server costs several times more per call:
+          // warm both on both phases first, unmeasured.
+          for (const phase of comparePhases) {
+            for (const server of pair)
+              await measure(server, pool, phase, options.quick ? 500 : 1500);
+          }
+          for (const phase of comparePhases) {
+            log(`compare ${phase.name}, ${tag}`);
+            const byContender = (result.phases[phase.name] ??= {});
+            const slice = (server: BenchServer): Promise<PhaseFigures> =>
+              measure(server, pool, phase, sliceMs, false);
+            let before = await slice(e);
+            for (let n = 0; n < slices; n++) {
+              const figures = await slice(x);
+              const after = await slice(e);
               (byContender[contender.name] ??= []).push(figures);
               (byContender[`example beside ${contender.name}`] ??= []).push(
                 meanFigures(before, after),
@@ -589,10 +584,10 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
               before = after;
             }
           }
+        } finally {
+          pool.disconnect();
+          await Promise.all(pair.map((server) => server.stop()));
         }
-      } finally {
-        pool.disconnect();
-        await Promise.all(servers.map((server) => server.stop()));
       }
     }
   } finally {

@@ -142,21 +142,10 @@ export class BenchServer {
     return Number(kb) * 1024;
   }
 
-  /**
-   * Stops (SIGSTOP) or continues (SIGCONT) the process. While one server is measured the
-   * others are stopped, so that their timers (the event-loop delay monitor wakes every 10 ms,
-   * load sampling) never interrupt the measured one on its CPU.
-   */
-  setRunning(running: boolean): void {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.kill(running ? 'SIGCONT' : 'SIGSTOP');
-  }
-
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   async stop(graceMs = 5000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.kill('SIGCONT');
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await exited;
