@@ -51,8 +51,7 @@ interface FramedRequests {
   frames: Buffer[];
 }
 
-function framedRequests(workload: Workload): FramedRequests | undefined {
-  const root = protobuf.loadSync(path.join(repoRoot(), 'protos', 'route_guide.proto'));
+function framedRequests(root: protobuf.Root, workload: Workload): FramedRequests | undefined {
   const frame = (type: string, message: object): Buffer =>
     grpcFrame(root.lookupType(type).encode(message).finish());
   switch (workload.rpc) {
@@ -131,9 +130,13 @@ function callOnce(
 }
 
 /** Closed loop: `concurrency` lanes each start the next call when the previous one ends. */
-async function runLoad(connection: Connection, spec: LoadSpec): Promise<LoadResult> {
+async function runLoad(
+  connection: Connection,
+  messages: protobuf.Root,
+  spec: LoadSpec,
+): Promise<LoadResult> {
   const result: LoadResult = { calls: 0, errors: 0, items: 0, latenciesUs: [], wallMs: 0 };
-  const framed = framedRequests(spec.workload);
+  const framed = framedRequests(messages, spec.workload);
   const started = performance.now();
   const stopAt = started + spec.durationMs;
   let next = spec.offset;
@@ -224,6 +227,8 @@ async function flood(client: RouteGuideClient, spec: FloodSpec): Promise<LoadRes
 
 function main(): void {
   const proto = loadProto();
+  // The message types, for framing requests once per load (the HTTP/2 client).
+  const messages = protobuf.loadSync(path.join(repoRoot(), 'protos', 'route_guide.proto'));
   // Connections stay open until 'disconnect', so that a run can alternate between servers
   // without reconnecting; the latest is the default.
   const connections = new Map<number, Connection>();
@@ -270,7 +275,7 @@ function main(): void {
         return;
       }
       case 'load':
-        return reply(runLoad(connected(message.spec.port ?? latest), message.spec));
+        return reply(runLoad(connected(message.spec.port), messages, message.spec));
       case 'slow-read':
         return reply(slowRead(connected().client, message.spec));
       case 'flood':

@@ -302,10 +302,10 @@ export class RedisNotesStore implements NotesStore {
       if (kind === 'error') this.logReplyError(error);
       throw new NotesUnavailableError({ kind, cause: error });
     }
-    // A reply proves the store reachable: count it connected now if the client's own 'ready'
-    // has not said so yet (in cluster mode that waits for every master's connection), so the
-    // state, the gauge and the log never lag behind a note that was stored.
-    if (this.state !== 'ready') this.transition('ready');
+    // A reply proves the store reachable: count it connected now (a no-op when it is), before
+    // the client's own 'ready' says so (in cluster mode that waits for every master's
+    // connection), so the state, the gauge and the log never lag behind a stored note.
+    this.transition('ready');
     if (!Array.isArray(messages)) {
       throw new NotesUnavailableError({
         kind: 'error',

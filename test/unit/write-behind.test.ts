@@ -47,35 +47,34 @@ describe('sendWriteBehind', () => {
     expect(writes.map((w) => w.message)).toEqual(messages);
   });
 
-  it('a message larger than the window waits for its write', () => {
+  it.each([
+    {
+      what: 'a message larger than the window',
+      message: Buffer.alloc(101),
+      window: 100,
+      held: 101,
+    },
+    {
+      what: 'a message that is not bytes (size unknown, as grpc-js does)',
+      message: { name: 'an object' },
+      window: 1 << 20,
+      held: 0,
+    },
+    {
+      what: 'any message when the window is 0 (off)',
+      message: Buffer.alloc(1),
+      window: 0,
+      held: 1,
+    },
+  ])('$what is confirmed only when written', ({ message, window, held }) => {
     const { next, writes } = transport();
     const state: WriteBehindState = { pendingBytes: 0 };
     let confirmed = false;
-    sendWriteBehind(state, next, Buffer.alloc(101), () => (confirmed = true), 100);
+    sendWriteBehind(state, next, message, () => (confirmed = true), window);
     expect(confirmed).toBe(false);
+    expect(state.pendingBytes).toBe(held);
     writes[0]!.complete();
     expect(confirmed).toBe(true);
-  });
-
-  it('messages that are not bytes (size unknown) are confirmed when written, as grpc-js does', () => {
-    const { next, writes } = transport();
-    const state: WriteBehindState = { pendingBytes: 0 };
-    let confirmed = false;
-    const message = { name: 'an object' };
-    sendWriteBehind(state, next, message, () => (confirmed = true), 1 << 20);
-    expect(confirmed).toBe(false);
     expect(state.pendingBytes).toBe(0);
-    writes[0]!.complete();
-    expect(confirmed).toBe(true);
-  });
-
-  it('a window of 0 turns it off', () => {
-    const { next, writes } = transport();
-    const state: WriteBehindState = { pendingBytes: 0 };
-    let confirmed = false;
-    sendWriteBehind(state, next, Buffer.alloc(1), () => (confirmed = true), 0);
-    expect(confirmed).toBe(false);
-    writes[0]!.complete();
-    expect(confirmed).toBe(true);
   });
 });
