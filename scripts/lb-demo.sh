@@ -58,9 +58,14 @@ for i in 1 2 3; do
 done
 target="ipv4:$(IFS=,; echo "${targets[*]}")"
 
+# Starting costs about 1 s of CPU, so the throttled replica needs ~30 s at 5%: wait up to 120 s.
 for t in "${targets[@]}"; do
-  for _ in $(seq 100); do
-    node dist/client/cli.js health --target "$t" --deadline 1000 >/dev/null 2>&1 && break
+  deadline=$((SECONDS + 120))
+  until node dist/client/cli.js health --target "$t" --deadline 1000 >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "lb-demo: the replica at $t did not answer health within 120 s" >&2
+      exit 1
+    fi
     sleep 0.2
   done
 done
