@@ -126,7 +126,8 @@ describe('limits', () => {
     );
     expect(growth).toBeLessThan(64);
     expect((await getFeature(server.client, BERKSHIRE)).name).not.toBe('');
-  });
+    // 62–160 s in CI runs, 196 s with another process busy on one core: too near the tier's 300 s.
+  }, 600_000);
 
   it('keeps a RouteChat flood on one location within the caps, with exact replies', async () => {
     const cap = 10;
