@@ -11,6 +11,7 @@ import {
   sendWriteBehind,
   type WriteBehindState,
 } from '../grpc/write-behind';
+import { assertIntegerOptions } from '../routeguide/integer-options';
 import type { CallCounters, MethodCounters } from './call-counters';
 import { REPLICA_HEADER } from './replica';
 
@@ -163,11 +164,7 @@ class ObservedCall
 export function callObserverInterceptor(options: CallObserverOptions): ServerInterceptor {
   const { counters } = options;
   const writeBehindBytes = options.writeBehindBytes ?? DEFAULT_WRITE_BEHIND_BYTES;
-  if (!Number.isSafeInteger(writeBehindBytes) || writeBehindBytes < 0) {
-    throw new RangeError(
-      `writeBehindBytes must be a non-negative integer, got ${writeBehindBytes}`,
-    );
-  }
+  assertIntegerOptions({ writeBehindBytes }, 0);
   const header = new Metadata();
   header.set(REPLICA_HEADER, options.replicaId);
   const shared: Shared = { counters, replicaId: options.replicaId, header, writeBehindBytes };

@@ -1,4 +1,5 @@
 import { hashPoint, type GeoPoint } from './geo';
+import { assertIntegerOptions } from './integer-options';
 
 /** A message left at a point. */
 export interface Note {
@@ -151,15 +152,14 @@ export class MemoryNotesStore implements NotesStore {
     this.maxPerLocation = options.maxPerLocation ?? DEFAULT_NOTES_MAX_PER_LOCATION;
     this.maxTotal = options.maxTotal ?? DEFAULT_NOTES_MAX_TOTAL;
     this.maxTotalChars = options.maxTotalChars ?? DEFAULT_NOTES_MAX_TOTAL_CHARS;
-    for (const [name, value] of Object.entries({
-      maxPerLocation: this.maxPerLocation,
-      maxTotal: this.maxTotal,
-      maxTotalChars: this.maxTotalChars,
-    })) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new RangeError(`${name} must be a positive integer, got ${value}`);
-      }
-    }
+    assertIntegerOptions(
+      {
+        maxPerLocation: this.maxPerLocation,
+        maxTotal: this.maxTotal,
+        maxTotalChars: this.maxTotalChars,
+      },
+      1,
+    );
   }
 
   /** Number of notes held. */

@@ -10,6 +10,7 @@ import type { Logger } from '../observability/logging';
 import type { FeatureDatabase } from './features';
 import { encodeFeature } from './feature-wire';
 import { boxFromCorners, isValidPoint, validatePoint } from './geo';
+import { assertIntegerOptions } from './integer-options';
 import type { NotesStore } from './notes';
 import { RouteAccumulator } from './route';
 
@@ -164,9 +165,7 @@ function routeChat(
 export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuideHandlers {
   const { features, notes, logger } = deps;
   const listBatchBytes = deps.listBatchBytes ?? DEFAULT_LIST_BATCH_BYTES;
-  if (!Number.isSafeInteger(listBatchBytes) || listBatchBytes < 1) {
-    throw new RangeError(`listBatchBytes must be a positive integer, got ${listBatchBytes}`);
-  }
+  assertIntegerOptions({ listBatchBytes }, 1);
   const fail = (error: unknown, method: string) =>
     toStatusObject(toServiceError(error, logger, method));
 

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GeoPoint } from '../routeguide/geo';
+import { assertIntegerOptions } from '../routeguide/integer-options';
 import {
   DEFAULT_NOTES_MAX_PER_LOCATION,
   NotesUnavailableError,
@@ -225,14 +226,7 @@ export class RedisNotesStore implements NotesStore {
     this.target = redactRedisUrl(options.url);
     this.tracing = options.tracing;
     this.spanAttributes = redisSpanAttributes(options.url);
-    for (const [name, value] of Object.entries({
-      maxPerLocation: this.maxPerLocation,
-      ttlSeconds: this.ttlSeconds,
-    })) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new RangeError(`${name} must be a positive integer, got ${value}`);
-      }
-    }
+    assertIntegerOptions({ maxPerLocation: this.maxPerLocation, ttlSeconds: this.ttlSeconds }, 1);
     const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     const maxDelayMs = options.reconnectMaxDelayMs ?? DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS;
     this.redis = createClient(options.url, options.cluster ?? false, timeoutMs, maxDelayMs);
