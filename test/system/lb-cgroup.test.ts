@@ -7,9 +7,9 @@ import { killAll, servingPort, spawnServer, type ServerProcess } from '../helper
 /** CPUs the throttled replica may use: 10 ms of CPU time per 100 ms period. */
 const QUOTA_CPUS = 0.1;
 /**
- * How long the throttled replica may take to start. Starting a server costs about 1.4 s of CPU
- * (loading modules and descriptors): 28 s at a 5% quota (CI once gave up at 30 s), 14 s at 10%,
- * more on a loaded machine.
+ * How long the throttled replica may take to start. Starting a server costs 0.6–1.4 s of CPU
+ * (loading modules and descriptors): it took 28 s at a 5% quota (CI once gave up at 30 s) and
+ * 6–8 s at 10%, more on a loaded machine.
  */
 const THROTTLED_START_MS = 150_000;
 
