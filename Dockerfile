@@ -4,7 +4,7 @@
 # production dependencies. Runtime stage: distroless Node (no shell, no package manager),
 # running as the numeric non-root user so Kubernetes can verify runAsNonRoot.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Dependencies first: this layer is reused as long as the lock file does not change.
 COPY package.json package-lock.json ./
@@ -13,7 +13,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM gcr.io/distroless/nodejs20-debian12:nonroot
+FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 ENV NODE_ENV=production \
     PORT=50051 \

@@ -1,6 +1,8 @@
+import type { Socket } from 'node:net';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { onTcpConnection } from '../../src/grpc/http2-sessions';
 
 /** The envoy/xds protos ship inside @grpc/grpc-js-xds. */
 const XDS_DEPS = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
@@ -82,6 +84,7 @@ export class XdsControlPlane {
   );
   private readonly versions = new Map<TypeUrl, number>(TYPES.map((t) => [t, 0]));
   private readonly streams = new Set<StreamState>();
+  private readonly sockets = new Set<Socket>();
   /** NACKs received (client rejected a resource), for assertions. */
   readonly nacks: string[] = [];
   private port: number | undefined;
@@ -100,6 +103,10 @@ export class XdsControlPlane {
         e ? reject(e) : resolve(port),
       ),
     );
+    onTcpConnection(this.server, (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
   }
 
   /** Bootstrap JSON for GRPC_XDS_BOOTSTRAP_CONFIG pointing at this server. */
@@ -246,9 +253,19 @@ export class XdsControlPlane {
     call.on('error', () => this.streams.delete(state));
   }
 
+  /**
+   * Ends every ADS stream and shuts the server down. Once a connection's HTTP/2 session has closed,
+   * Node 24 ends the socket and then waits for the peer's FIN (Node 20 destroyed it); grpc-js-xds's
+   * ADS channel lives on in the process and never sends one, so the server would never finish
+   * closing. Each socket is therefore destroyed as soon as our side of it has finished.
+   */
   async stop(): Promise<void> {
     for (const stream of this.streams) stream.call.end();
     this.streams.clear();
+    for (const socket of this.sockets) {
+      if (socket.writableFinished) socket.destroy();
+      else socket.once('finish', () => socket.destroy());
+    }
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 }

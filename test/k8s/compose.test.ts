@@ -95,8 +95,8 @@ describe('docker-compose.yml', () => {
     expect(server.image).toBe(imageName());
     expect(client.image).toBe(imageName());
     expect(dockerfileFacts().stages).toEqual([
-      'node:20-bookworm-slim',
-      'gcr.io/distroless/nodejs20-debian12:nonroot',
+      'node:24-bookworm-slim',
+      'gcr.io/distroless/nodejs24-debian12:nonroot',
     ]);
   });
 
