@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../../src/healthcheck';
 import { guardConnections } from '../../src/grpc/http2-sessions';
@@ -14,7 +15,9 @@ import {
   within,
   type RawSocket,
 } from '../helpers/raw-connections';
+import { createTestPki } from '../helpers/certificates';
 import { startTestServer, type TestServer } from '../helpers/server';
+import { loadRouteGuideProto } from '../../src/grpc/proto';
 
 const HANDSHAKE_MS = 500;
 const KNOWN_POINT = { latitude: 409146138, longitude: -746188906 };
@@ -111,6 +114,57 @@ describe('connection guard: handshake deadline', () => {
     raw.socket.write(H2_HANDSHAKE.subarray(H2_PREFACE.length));
     expect(await within(raw.closed, 3000)).toBeUndefined();
     expect(guardOf(app, 'grpc').closed('handshake_timeout')).toBe(0);
+  });
+});
+
+describe('connection guard: handshake deadline under TLS', () => {
+  it('closes sockets stuck before or after the TLS handshake; TLS clients keep their connection', async () => {
+    const pki = createTestPki();
+    try {
+      const { app } = await start({
+        CONNECTION_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_MS),
+        TLS_CERT_FILE: pki.files.serverCert,
+        TLS_KEY_FILE: pki.files.serverKey,
+      });
+      const { proto } = loadRouteGuideProto();
+      const client = new proto.routeguide.RouteGuide(
+        `127.0.0.1:${app.port}`,
+        grpc.credentials.createSsl(pki.read('ca')),
+        { 'grpc.ssl_target_name_override': 'localhost' },
+      );
+      try {
+        await getFeature(client, KNOWN_POINT);
+        const noHello = await open(app.port);
+        // TLS done, ALPN h2, but no HTTP/2 preface.
+        const noPreface = tls.connect({
+          host: '127.0.0.1',
+          port: app.port,
+          servername: 'localhost',
+          ALPNProtocols: ['h2'],
+          ca: pki.read('ca'),
+        });
+        noPreface.on('error', () => undefined);
+        noPreface.on('data', () => undefined); // reads the server's SETTINGS, and then the close
+        await new Promise((resolve) => noPreface.once('secureConnect', resolve));
+        const tlsStarted = Date.now();
+        const tlsClosed = new Promise<number>((resolve) =>
+          noPreface.once('close', () => resolve(Date.now() - tlsStarted)),
+        );
+        const times = [await within(noHello.closed, 5000), await within(tlsClosed, 5000)];
+        console.log(
+          `TLS port: no ClientHello closed after ${times[0]} ms, no preface ${times[1]} ms`,
+        );
+        for (const ms of times) expect(ms).toBeLessThan(HANDSHAKE_MS + 2500);
+        await getFeature(client, KNOWN_POINT);
+        // The client's connection (handshaken long before) was not counted or cut.
+        expect(guardOf(app, 'grpc').closed('handshake_timeout')).toBe(2);
+        expect(guardOf(app, 'grpc').open).toBe(1);
+      } finally {
+        client.close();
+      }
+    } finally {
+      pki.remove();
+    }
   });
 });
 
