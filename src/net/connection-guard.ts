@@ -81,9 +81,14 @@ export class ConnectionGuard {
     server.on('session', (session: http2.ServerHttp2Session) => this.watchSession(session));
   }
 
-  /** Guards an HTTP/1.1 server (node:http): the deadline ends with the first request head. */
+  /**
+   * Guards an HTTP/1.1 server (node:http): the deadline ends with the first request head; later
+   * heads on a keep-alive connection get Node's `headersTimeout`, lowered to the same deadline
+   * (Node checks it every `connectionsCheckingInterval`, 30 s by default).
+   */
   attachHttp1(server: http.Server): void {
     this.limit(server);
+    server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeoutMs);
     server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('request', (request: http.IncomingMessage) =>
       this.handshakeDone(connectionKey(request.socket)),
