@@ -170,8 +170,10 @@ describe('connection guard: handshake deadline under TLS', () => {
 
 describe('connection guard: idle timeout', () => {
   it('sends GOAWAY to a connection without streams; one with an open Watch stays', async () => {
-    const idleMs = 800;
+    const idleMs = 1000;
     const { app, address } = await start({ CONNECTION_IDLE_TIMEOUT_MS: String(idleMs) });
+    // Before the connections open: the server's idle timers start later than this.
+    const started = Date.now();
     const idle = await session(address);
     const busy = await session(address);
     /** The first GOAWAY of each session (closing sends another, without debug data). */
@@ -185,7 +187,6 @@ describe('connection guard: idle timeout', () => {
       );
     const idleGoaway = goaway(idle, 'idle');
     const busyGoaway = goaway(busy, 'busy');
-    const started = Date.now();
     const watch = openRawStream(busy, '/grpc.health.v1.Health/Watch', frame(Buffer.alloc(0)));
     const at = await within(idleGoaway, 5000);
     expect(at).toBeDefined();
@@ -205,6 +206,34 @@ describe('connection guard: idle timeout', () => {
     expect(
       metrics.value('routeguide_connections_closed_total', { port: 'grpc', reason: 'idle' }),
     ).toBe(2);
+  });
+});
+
+describe('connection guard with max connection age', () => {
+  it('leaves a connection draining after its age GOAWAY alone while its stream runs', async () => {
+    const idleMs = 800;
+    const { app, address } = await start({
+      MAX_CONNECTION_AGE_MS: '400',
+      CONNECTION_IDLE_TIMEOUT_MS: String(idleMs),
+    });
+    const busy = await session(address);
+    const watch = openRawStream(busy, '/grpc.health.v1.Health/Watch', frame(Buffer.alloc(0)));
+    const goaway = await within(
+      new Promise<string>((resolve) =>
+        busy.once('goaway', (_code, _last, data) => resolve(String(data))),
+      ),
+      5000,
+    );
+    expect(goaway).toBe('max_age');
+    // Well past the idle timeout: the draining connection and its Watch are still there.
+    await new Promise((resolve) => setTimeout(resolve, 2 * idleMs));
+    expect(busy.destroyed).toBe(false);
+    expect(watch.stream.closed).toBe(false);
+    expect(guardOf(app, 'grpc').closed('idle')).toBe(0);
+    // The stream ends: max age closes the drained connection.
+    watch.stream.close(http2.constants.NGHTTP2_CANCEL);
+    await within(new Promise((resolve) => busy.once('close', resolve)), 5000);
+    expect(busy.destroyed).toBe(true);
   });
 });
 
