@@ -17,7 +17,8 @@ FROM gcr.io/distroless/nodejs24-debian12:nonroot
 WORKDIR /app
 ENV NODE_ENV=production \
     PORT=50051 \
-    METRICS_PORT=9464
+    METRICS_PORT=9464 \
+    HEALTH_PORT=8081
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -25,8 +26,9 @@ COPY protos ./protos
 COPY data ./data
 # 65532 is distroless's "nonroot"; numeric so runAsNonRoot can be checked without /etc/passwd.
 USER 65532:65532
-# gRPC, Prometheus metrics.
-EXPOSE 50051 9464
+# gRPC, Prometheus metrics, plaintext health (probes: its own connection cap, so a client
+# filling the gRPC port's cannot fail them).
+EXPOSE 50051 9464 8081
 # Exec form and plain Node: the image has no shell.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "dist/healthcheck.js"]

@@ -6,6 +6,7 @@ import {
   DEFAULT_NOTES_MAX_TOTAL,
   DEFAULT_NOTES_MAX_TOTAL_CHARS,
 } from './routeguide/notes';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
 import {
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
@@ -67,6 +68,9 @@ const schema = z
     KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
     MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
     MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(1000),
+    MAX_CONNECTIONS: positive.default(1000),
+    CONNECTION_HANDSHAKE_TIMEOUT_MS: positive.default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    CONNECTION_IDLE_TIMEOUT_MS: positive.default(DEFAULT_IDLE_TIMEOUT_MS),
     METRICS: boolean.default(true),
     METRICS_PORT: port.default(9464),
     REFLECTION: boolean.default(true),
@@ -140,6 +144,12 @@ export interface Config {
     /** Larger incoming messages are refused with RESOURCE_EXHAUSTED. */
     readonly maxReceiveMessageBytes: number;
     readonly maxConcurrentStreams: number;
+    /** Open connections on the gRPC port beyond which new ones are closed at accept. */
+    readonly maxConnections: number;
+    /** TLS + HTTP/2 preface and SETTINGS (every port) must finish this soon after accept. */
+    readonly handshakeTimeoutMs: number;
+    /** An HTTP/2 connection with no open stream this long gets a GOAWAY (every port). */
+    readonly idleTimeoutMs: number;
   };
   /** Prometheus metrics; `port` 0 picks a free port (logged). */
   readonly metrics: { readonly enabled: boolean; readonly port: number };
@@ -240,6 +250,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepaliveTimeoutMs: e.KEEPALIVE_TIMEOUT_MS,
       maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,
       maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
+      maxConnections: e.MAX_CONNECTIONS,
+      handshakeTimeoutMs: e.CONNECTION_HANDSHAKE_TIMEOUT_MS,
+      idleTimeoutMs: e.CONNECTION_IDLE_TIMEOUT_MS,
     },
     metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
     reflection: e.REFLECTION,

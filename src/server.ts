@@ -11,7 +11,7 @@ import type { Logger } from './observability/logging';
 import { CallCounters } from './observability/call-counters';
 import { callObserverInterceptor } from './observability/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
-import { MetricsServer } from './observability/metrics-server';
+import { METRICS_PORT_MAX_CONNECTIONS, MetricsServer } from './observability/metrics-server';
 import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { acceptPreEncodedResponses } from './grpc/pre-encoded';
@@ -21,7 +21,10 @@ import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
 import { NotesStoreMetrics } from './observability/store-metrics';
 import { RedisNotesStore } from './stores/redis-notes';
 import { createRouteGuideService } from './routeguide/service';
-import { HealthPort } from './grpc/health-port';
+import { HEALTH_PORT_MAX_CONNECTIONS, HealthPort } from './grpc/health-port';
+import { guardConnections } from './grpc/http2-sessions';
+import { ConnectionGuard } from './net/connection-guard';
+import { addConnectionMetrics } from './observability/connection-metrics';
 import { ServerTls } from './grpc/tls';
 
 /** What the composition root needs; everything else it builds itself. */
@@ -62,6 +65,8 @@ export class RouteGuideApp {
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
   private readonly healthPortServer: HealthPort | undefined;
+  private readonly guards: ConnectionGuard[] = [];
+  private readonly grpcGuard: ConnectionGuard;
   private tls: ServerTls | undefined;
   private readonly options: RouteGuideAppOptions;
   private boundPort: number | undefined;
@@ -91,6 +96,7 @@ export class RouteGuideApp {
     // What the handlers use: the store, timed and counted when metrics are on.
     let notes: NotesStore = this.notes;
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
+    this.grpcGuard = this.guardPort('grpc', config.connections.maxConnections);
 
     if (config.metrics.enabled) {
       this.metrics = new GrpcServerMetrics({ counters: this.calls });
@@ -118,7 +124,9 @@ export class RouteGuideApp {
         logger,
         host: config.host,
         port: config.metrics.port,
+        guard: this.guardPort('metrics', METRICS_PORT_MAX_CONNECTIONS),
       });
+      addConnectionMetrics(this.metrics.registry, this.guards);
     }
 
     // Order matters: the first interceptor sits next to the transport. The call observer
@@ -166,9 +174,25 @@ export class RouteGuideApp {
       this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
     );
     this.health.addToServer(this.server);
-    if (config.healthPort !== undefined) this.healthPortServer = new HealthPort(this.health);
+    if (config.healthPort !== undefined) {
+      const guard = this.guardPort('health', HEALTH_PORT_MAX_CONNECTIONS);
+      this.healthPortServer = new HealthPort(this.health, guard);
+    }
     if (config.reflection) new ServerReflection().addToServer(this.server);
     this.orca?.addToServer(this.server);
+  }
+
+  /** Connection guards of the gRPC port and, when enabled, the metrics and health ports. */
+  get connectionGuards(): readonly ConnectionGuard[] {
+    return this.guards;
+  }
+
+  /** A connection guard for one port, with the configured handshake and idle timeouts. */
+  private guardPort(port: string, maxConnections: number): ConnectionGuard {
+    const { handshakeTimeoutMs, idleTimeoutMs } = this.options.config.connections;
+    const guard = new ConnectionGuard({ port, maxConnections, handshakeTimeoutMs, idleTimeoutMs });
+    this.guards.push(guard);
+    return guard;
   }
 
   /** The bound port (useful when the configured port is 0). */
@@ -208,6 +232,7 @@ export class RouteGuideApp {
       });
       this.connectionAge.attach(this.server);
       this.keepalive.attach(this.server);
+      guardConnections(this.server, this.grpcGuard);
       try {
         await this.tls.ready();
         if (config.healthPort !== undefined) {

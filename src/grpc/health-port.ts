@@ -1,6 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './address';
+import type { ConnectionGuard } from '../net/connection-guard';
 import type { ServerHealth } from './health';
+import { guardConnections } from './http2-sessions';
+
+/** Connection cap of the health port: probes open one connection at a time. */
+export const HEALTH_PORT_MAX_CONNECTIONS = 32;
 
 /**
  * An optional second, plaintext port serving only `grpc.health.v1.Health`, with the same
@@ -13,7 +18,11 @@ export class HealthPort {
   private readonly server = new grpc.Server();
   private boundPort: number | undefined;
 
-  constructor(health: ServerHealth) {
+  /** `guard` (its own, so a full main port cannot fail the probes) applies once bound. */
+  constructor(
+    health: ServerHealth,
+    private readonly guard?: ConnectionGuard,
+  ) {
     health.addToServer(this.server);
   }
 
@@ -29,6 +38,7 @@ export class HealthPort {
         (error, actualPort) => (error ? reject(error) : resolve(actualPort)),
       ),
     );
+    if (this.guard !== undefined) guardConnections(this.server, this.guard);
     return this.boundPort;
   }
 

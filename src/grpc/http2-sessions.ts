@@ -1,6 +1,7 @@
 import type * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
+import type { ConnectionGuard } from '../net/connection-guard';
 
 /**
  * Calls `listener` for every HTTP/2 session (connection) a bound grpc-js server accepts from now on.
@@ -19,6 +20,11 @@ export function onHttp2Session(
 export function onTcpConnection(server: grpc.Server, listener: (socket: Socket) => void): void {
   // 'connection' is net.Server's event: the raw TCP socket, also under TLS.
   for (const http2Server of http2ServersOf(server)) http2Server.on('connection', listener);
+}
+
+/** Puts every HTTP/2 server of a bound grpc-js server (one per bound address) under `guard`. */
+export function guardConnections(server: grpc.Server, guard: ConnectionGuard): void {
+  for (const http2Server of http2ServersOf(server)) guard.attachHttp2(http2Server);
 }
 
 function http2ServersOf(server: grpc.Server): http2.Http2Server[] {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { ConnectionGuard } from '../net/connection-guard';
 import type { Logger } from './logging';
 
 /** Options for {@link MetricsServer}. */
@@ -11,7 +12,12 @@ export interface MetricsServerOptions {
   readonly host: string;
   /** Port to bind; 0 picks a free one. */
   readonly port: number;
+  /** Guards the port's connections (cap, first request head deadline). Default: none. */
+  readonly guard?: ConnectionGuard;
 }
+
+/** Connection cap of the metrics port: a few scrapers, each with one keep-alive connection. */
+export const METRICS_PORT_MAX_CONNECTIONS = 32;
 
 /** Serves a registry's exposition at `GET /metrics` over plain HTTP; everything else is 404. */
 export class MetricsServer {
@@ -34,6 +40,7 @@ export class MetricsServer {
         },
       );
     });
+    options.guard?.attachHttp1(this.server);
   }
 
   /** The bound port (useful when the configured port is 0). */

@@ -114,7 +114,13 @@ describe('docker-compose.yml', () => {
     const documented = documentedVariables();
     for (const name of Object.keys(env)) expect(documented).toContain(name);
     const config = loadConfig({ ...env, ...dockerfileFacts().env });
-    expect(dockerfileFacts().exposed).toEqual([config.port, config.metrics.port]);
+    expect(dockerfileFacts().exposed).toEqual([
+      config.port,
+      config.metrics.port,
+      config.healthPort,
+    ]);
+    // The healthcheck (dist/healthcheck.js) calls HEALTH_PORT when set: its own connection cap.
+    expect(loadConfig(env).healthPort).toBe(config.healthPort);
     expect(server.expose).toEqual([String(config.metrics.port)]);
   });
 

@@ -135,6 +135,7 @@ describe('k8s/ (as kustomize renders it)', () => {
   it('Service, probe and annotation ports are the container ports, which the image exposes', () => {
     const grpcPort = containerPort(server, 'grpc');
     const metricsPort = containerPort(server, 'metrics');
+    const healthPort = containerPort(server, 'health');
     for (const service of services) {
       for (const port of service.spec!.ports!) {
         const target = port.targetPort!;
@@ -143,8 +144,9 @@ describe('k8s/ (as kustomize renders it)', () => {
       }
       expect(service.spec!.ports!.find((p) => p.name === 'grpc')?.port).toBe(grpcPort);
     }
+    // Probes call the plaintext health port (its own connection cap), which no Service exposes.
     for (const probe of [server.startupProbe, server.readinessProbe, server.livenessProbe]) {
-      expect(probe?.grpc?.port).toBe(grpcPort);
+      expect(probe?.grpc?.port).toBe(healthPort);
     }
     const annotations = deployment.spec!.template.metadata!.annotations!;
     expect(annotations).toMatchObject({
@@ -152,7 +154,7 @@ describe('k8s/ (as kustomize renders it)', () => {
       'prometheus.io/port': String(metricsPort),
       'prometheus.io/path': '/metrics',
     });
-    expect(dockerfileFacts().exposed.sort()).toEqual([grpcPort, metricsPort].sort());
+    expect(dockerfileFacts().exposed.sort()).toEqual([grpcPort, metricsPort, healthPort].sort());
   });
 
   it('the readiness probe asks about the RouteGuide service, liveness about the server', () => {
@@ -170,6 +172,10 @@ describe('k8s/ (as kustomize renders it)', () => {
     const config = loadConfig({ ...env, REPLICA_ID: 'pod-name' });
     expect(config.port).toBe(containerPort(server, 'grpc'));
     expect(config.metrics.port).toBe(containerPort(server, 'metrics'));
+    expect(config.healthPort).toBe(containerPort(server, 'health'));
+    // The probes' port keeps answering when the gRPC port is full: separate, smaller cap.
+    expect(config.healthPort).not.toBe(config.port);
+    expect(config.connections.maxConnections).toBeGreaterThan(0);
     expect(config.shutdown.delayMs).toBeGreaterThan(0);
     // REPLICA_ID comes from the pod name, so x-routeguide-replica names the pod.
     expect(server.env).toContainEqual({

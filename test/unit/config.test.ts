@@ -39,6 +39,9 @@ describe('loadConfig', () => {
         keepaliveTimeoutMs: 20_000,
         maxReceiveMessageBytes: 1024 * 1024,
         maxConcurrentStreams: 1000,
+        maxConnections: 1000,
+        handshakeTimeoutMs: 5000,
+        idleTimeoutMs: 300_000,
       },
       metrics: { enabled: true, port: 9464 },
       reflection: true,
@@ -114,6 +117,23 @@ describe('loadConfig', () => {
     expect(loadConfig({ HEALTH_PORT: '8081' }).healthPort).toBe(8081);
     expect(plain.healthPort).toBeUndefined();
     expect(plain.connections.maxAgeGraceMs).toBeUndefined();
+  });
+
+  it('reads the connection guard variables', () => {
+    expect(
+      loadConfig({
+        MAX_CONNECTIONS: '50',
+        CONNECTION_HANDSHAKE_TIMEOUT_MS: '250',
+        CONNECTION_IDLE_TIMEOUT_MS: '60000',
+      }).connections,
+    ).toMatchObject({ maxConnections: 50, handshakeTimeoutMs: 250, idleTimeoutMs: 60_000 });
+    for (const name of [
+      'MAX_CONNECTIONS',
+      'CONNECTION_HANDSHAKE_TIMEOUT_MS',
+      'CONNECTION_IDLE_TIMEOUT_MS',
+    ]) {
+      expect(() => loadConfig({ [name]: '0' })).toThrow(new RegExp(`${name}="0"`));
+    }
   });
 
   it('never echoes AUTH_TOKEN in an error', () => {

@@ -1,0 +1,186 @@
+import type * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type { Server as NetServer, Socket } from 'node:net';
+
+/** Why a guard closed a connection (the `reason` label of its metric). */
+export const CONNECTION_GUARD_REASONS = ['handshake_timeout', 'idle', 'limit'] as const;
+export type ConnectionGuardReason = (typeof CONNECTION_GUARD_REASONS)[number];
+
+/** Default of {@link ConnectionGuardOptions.handshakeTimeoutMs}. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** Default of {@link ConnectionGuardOptions.idleTimeoutMs} (grpc-go's MaxConnectionIdle is off by default). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+
+/** Options for {@link ConnectionGuard}. */
+export interface ConnectionGuardOptions {
+  /** Names the guarded port in metrics (`grpc`, `health`, `metrics`, ...). Required. */
+  readonly port: string;
+  /**
+   * Open connections per listening socket; new ones beyond are closed at once, before Node
+   * allocates anything for them (`net.Server.maxConnections`). Required.
+   */
+  readonly maxConnections: number;
+  /**
+   * Time from accept to a finished handshake: TLS (when the server speaks it) and the HTTP/2
+   * preface and SETTINGS exchange (the client's SETTINGS received, ours acknowledged), or for
+   * HTTP/1.1 a complete first request head. Never extended by partial progress, so a preface
+   * sent byte by byte is cut by the same deadline. Default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}.
+   */
+  readonly handshakeTimeoutMs?: number;
+  /**
+   * An HTTP/2 connection without an open stream for this long gets a GOAWAY and is closed.
+   * PINGs do not count as activity; any open stream (a health Watch, an ORCA stream) does.
+   * HTTP/1.1 connections are left to the server's `keepAliveTimeout`. Default
+   * {@link DEFAULT_IDLE_TIMEOUT_MS}.
+   */
+  readonly idleTimeoutMs?: number;
+}
+
+/** GOAWAY debug data grpc-go sends for max idle. */
+const MAX_IDLE_DATA = Buffer.from('max_idle');
+/** The largest stream id: a stream the client started as the GOAWAY left still runs. */
+const LAST_STREAM_ID = 2 ** 31 - 1;
+
+/**
+ * Connection-level protection for one port: a cap on open connections, a handshake deadline and
+ * (HTTP/2) an idle timeout. Counts what it closed, by reason, and the connections open, with or
+ * without a metrics registry. Attach it to every server listening on the port; the servers'
+ * own TLS, HTTP/2 and HTTP/1.1 handling stays as it is.
+ */
+export class ConnectionGuard {
+  readonly port: string;
+  /** Handshake deadlines by connection (its address 4-tuple, reachable from TCP, TLS and HTTP/2). */
+  private readonly handshakes = new Map<string, NodeJS.Timeout>();
+  private readonly closedCounts = new Map<ConnectionGuardReason, number>(
+    CONNECTION_GUARD_REASONS.map((reason) => [reason, 0]),
+  );
+  private openConnections = 0;
+  private readonly handshakeTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+
+  constructor(private readonly options: ConnectionGuardOptions) {
+    this.port = options.port;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  }
+
+  /** TCP connections currently open on the guarded servers. */
+  get open(): number {
+    return this.openConnections;
+  }
+
+  /** Connections this guard closed for `reason` so far. */
+  closed(reason: ConnectionGuardReason): number {
+    return this.closedCounts.get(reason) ?? 0;
+  }
+
+  /** Guards an HTTP/2 server, plaintext or TLS (grpc-js's, see grpc/http2-sessions.ts). */
+  attachHttp2(server: http2.Http2Server | http2.Http2SecureServer): void {
+    this.limit(server);
+    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('session', (session: http2.ServerHttp2Session) => this.watchSession(session));
+  }
+
+  /**
+   * Guards an HTTP/1.1 server (node:http): the deadline ends with the first request head; later
+   * heads on a keep-alive connection get Node's `headersTimeout`, lowered to the same deadline
+   * (Node checks it every `connectionsCheckingInterval`, 30 s by default).
+   */
+  attachHttp1(server: http.Server): void {
+    this.limit(server);
+    server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeoutMs);
+    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('request', (request: http.IncomingMessage) =>
+      this.handshakeDone(connectionKey(request.socket)),
+    );
+  }
+
+  private limit(server: NetServer): void {
+    server.maxConnections = this.options.maxConnections;
+    // Node closes the accepted handle itself (no Socket is built) and reports it here.
+    server.on('drop', () => this.count('limit'));
+  }
+
+  private count(reason: ConnectionGuardReason): void {
+    this.closedCounts.set(reason, this.closed(reason) + 1);
+  }
+
+  private admit(socket: Socket): void {
+    this.openConnections++;
+    socket.once('close', () => this.openConnections--);
+    const key = connectionKey(socket);
+    // Without an address (a Unix socket) nothing could end the deadline: no deadline then.
+    if (key === undefined) return;
+    const deadline = setTimeout(() => {
+      this.handshakes.delete(key);
+      if (socket.destroyed) return;
+      this.count('handshake_timeout');
+      socket.destroy();
+    }, this.handshakeTimeoutMs);
+    deadline.unref();
+    this.handshakes.set(key, deadline);
+    socket.once('close', () => this.handshakeDone(key));
+  }
+
+  private handshakeDone(key: string | undefined): void {
+    if (key === undefined) return;
+    clearTimeout(this.handshakes.get(key));
+    this.handshakes.delete(key);
+  }
+
+  private watchSession(session: http2.ServerHttp2Session): void {
+    // Plaintext: the session exists before the 'connection' listeners ran, TLS: after the TLS
+    // handshake; either way the settings arrive later, once the deadline is registered.
+    const key = connectionKey(session.socket);
+    let settingsSeen = 0;
+    const settled = (): void => {
+      if (++settingsSeen === 2) this.handshakeDone(key);
+    };
+    session.once('remoteSettings', settled);
+    session.once('localSettings', settled);
+    this.watchIdle(session);
+  }
+
+  /** Closes the session once it has had no open stream for `idleTimeoutMs`. */
+  private watchIdle(session: http2.ServerHttp2Session): void {
+    const idleTimeoutMs = this.idleTimeoutMs;
+    let open = 0;
+    let idleSince = Date.now();
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => {
+        if (--open === 0) idleSince = Date.now();
+      });
+    });
+    // One timer per connection, re-armed when it fires rather than on every stream.
+    const check = (): void => {
+      if (session.closed || session.destroyed) return;
+      const remaining = open === 0 ? idleSince + idleTimeoutMs - Date.now() : idleTimeoutMs;
+      if (remaining > 0) {
+        timer = setTimeout(check, remaining).unref();
+        return;
+      }
+      this.count('idle');
+      this.closeIdle(session);
+    };
+    let timer = setTimeout(check, idleTimeoutMs).unref();
+    session.once('close', () => clearTimeout(timer));
+  }
+
+  private closeIdle(session: http2.ServerHttp2Session): void {
+    try {
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR, LAST_STREAM_ID, MAX_IDLE_DATA);
+      // A second GOAWAY with the real last stream id, then closed once no stream is left.
+      session.close();
+    } catch {
+      session.destroy();
+    }
+  }
+}
+
+/** The connection's address 4-tuple: unique among the open connections of a listening port. */
+function connectionKey(socket: Socket): string | undefined {
+  const { localAddress, localPort, remoteAddress, remotePort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined) return undefined;
+  return `${localAddress}:${localPort}-${remoteAddress}:${remotePort}`;
+}
