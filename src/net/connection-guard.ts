@@ -3,13 +3,21 @@ import * as http2 from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
 
 /** Why a guard closed a connection (the `reason` label of its metric). */
-export const CONNECTION_GUARD_REASONS = ['handshake_timeout', 'idle', 'limit'] as const;
+export const CONNECTION_GUARD_REASONS = [
+  'handshake_timeout',
+  'idle',
+  'limit',
+  'half_closed',
+] as const;
 export type ConnectionGuardReason = (typeof CONNECTION_GUARD_REASONS)[number];
 
 /** Default of {@link ConnectionGuardOptions.handshakeTimeoutMs}. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 /** Default of {@link ConnectionGuardOptions.idleTimeoutMs} (grpc-go's MaxConnectionIdle is off by default). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+
+/** Default of {@link ConnectionGuardOptions.closeLingerMs}. */
+export const DEFAULT_CLOSE_LINGER_MS = 2000;
 
 /** Options for {@link ConnectionGuard}. */
 export interface ConnectionGuardOptions {
@@ -34,6 +42,14 @@ export interface ConnectionGuardOptions {
    * {@link DEFAULT_IDLE_TIMEOUT_MS}.
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Once the server has ended its side of a connection (its HTTP/2 session closed: max age, idle,
+   * shutdown), the peer gets this long to close its side before the socket is destroyed. Node 24
+   * otherwise waits for the peer's FIN forever, so a peer that never sends one would hold the
+   * socket (and delay a graceful shutdown to its grace period). Default
+   * {@link DEFAULT_CLOSE_LINGER_MS}.
+   */
+  readonly closeLingerMs?: number;
 }
 
 /** GOAWAY debug data grpc-go sends for max idle. */
@@ -57,11 +73,13 @@ export class ConnectionGuard {
   private openConnections = 0;
   private readonly handshakeTimeoutMs: number;
   private readonly idleTimeoutMs: number;
+  private readonly closeLingerMs: number;
 
   constructor(private readonly options: ConnectionGuardOptions) {
     this.port = options.port;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.closeLingerMs = options.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
   }
 
   /** TCP connections currently open on the guarded servers. */
@@ -108,6 +126,7 @@ export class ConnectionGuard {
   private admit(socket: Socket): void {
     this.openConnections++;
     socket.once('close', () => this.openConnections--);
+    socket.once('finish', () => this.lingerAfterEnd(socket));
     const key = connectionKey(socket);
     // Without an address (a Unix socket) nothing could end the deadline: no deadline then.
     if (key === undefined) return;
@@ -120,6 +139,17 @@ export class ConnectionGuard {
     deadline.unref();
     this.handshakes.set(key, deadline);
     socket.once('close', () => this.handshakeDone(key));
+  }
+
+  /** Destroys a socket whose peer has not closed its side `closeLingerMs` after ours ended. */
+  private lingerAfterEnd(socket: Socket): void {
+    const linger = setTimeout(() => {
+      if (socket.destroyed) return;
+      this.count('half_closed');
+      socket.destroy();
+    }, this.closeLingerMs);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
   }
 
   private handshakeDone(key: string | undefined): void {

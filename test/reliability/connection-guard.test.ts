@@ -1,4 +1,5 @@
 import http2 from 'node:http2';
+import net from 'node:net';
 import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../../src/healthcheck';
@@ -206,6 +207,36 @@ describe('connection guard: idle timeout', () => {
     expect(
       metrics.value('routeguide_connections_closed_total', { port: 'grpc', reason: 'idle' }),
     ).toBe(2);
+  });
+});
+
+describe('connection guard: half-closed peers', () => {
+  it('destroys a socket whose peer keeps its side open after the server closed the connection', async () => {
+    const idleMs = 300;
+    const { app } = await start({ CONNECTION_IDLE_TIMEOUT_MS: String(idleMs) });
+    const port = app.port;
+    // A peer that answers the server's FIN with nothing (allowHalfOpen): Node would wait forever.
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    socket.on('data', () => undefined);
+    const ended = new Promise<number>((resolve) => socket.once('end', () => resolve(Date.now())));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(H2_HANDSHAKE);
+    const guard = guardOf(app, 'grpc');
+    try {
+      // The idle GOAWAY closes the session, then the server ends its side (our 'end').
+      const endAt = await within(ended, 5000);
+      expect(endAt).toBeDefined();
+      expect(guard.open).toBe(1);
+      await eventually(() => guard.open === 0, 5000, 'the half-closed socket destroyed');
+      const lingered = Date.now() - endAt!;
+      console.log(`server FIN, then the socket destroyed after ~${lingered} ms`);
+      // DEFAULT_CLOSE_LINGER_MS after the server's FIN, give or take the timers.
+      expect(lingered).toBeGreaterThanOrEqual(1500);
+      expect(guard.closed('half_closed')).toBe(1);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 
