@@ -3,12 +3,11 @@ import { Metadata, status as Status } from '@grpc/grpc-js';
 import type { MemoryBudget } from '../observability/memory-budget';
 import { assertIntegerOptions } from '../routeguide/integer-options';
 
-/** Default of {@link AdmissionOptions.maxCalls}: streaming calls in progress per process. */
-export const DEFAULT_MAX_STREAMING_CALLS = 1000;
-/** Default of {@link AdmissionOptions.maxCallsPerConnection}. */
-export const DEFAULT_MAX_STREAMING_CALLS_PER_CONNECTION = 100;
-/** Default of {@link AdmissionOptions.pushbackMs}. */
-export const DEFAULT_RETRY_PUSHBACK_MS = 250;
+import {
+  DEFAULT_MAX_STREAMING_CALLS,
+  DEFAULT_MAX_STREAMING_CALLS_PER_CONNECTION,
+  DEFAULT_RETRY_PUSHBACK_MS,
+} from './admission-defaults';
 
 /** Services never refused nor shed: probes, load reports and tooling must get through. */
 export const EXEMPT_SERVICES: readonly string[] = Object.freeze([

@@ -17,6 +17,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     LOG_LEVEL: 'silent',
     FEATURES_FILE: CANONICAL_FILE,
     REPLICA_ID: 'test-replica',
+    // The test runner's RSS is not a server's: no memory budget unless a test sets one.
+    MEMORY_LIMIT_BYTES: '0',
     ...env,
   });
 }
