@@ -92,6 +92,14 @@ export interface AdmissionOptions {
   /** Write-behind window of streaming calls (see write-behind.ts). Default 64 KiB. */
   readonly writeBehindBytes?: number;
   /**
+   * Memory set aside for each streaming call admitted since the latest memory sample: a call is
+   * refused (`memory`) when the latest RSS plus these reservations would pass the soft mark, so
+   * a burst of calls between two samples cannot overshoot the budget. Default 1 MiB, what a
+   * stalled ListFeatures of small features costs at the 64 KiB window on Node 24 (each pending
+   * message carries a few hundred bytes of bookkeeping).
+   */
+  readonly reserveBytesPerCall?: number;
+  /**
    * Write-behind window of streaming calls while memory is over the soft mark, so a stalled
    * reader holds only what its handler buffers. Default 0.
    */
@@ -104,7 +112,8 @@ export interface AdmissionOptions {
  *
  * 1. over `maxCallsPerConnection` on the call's connection → RESOURCE_EXHAUSTED (a quota: this
  *    client asks too much; retrying elsewhere would not help it);
- * 2. memory over the soft watermark → UNAVAILABLE (shed load: another replica can serve it);
+ * 2. memory over the soft watermark (at the latest sample, or once the calls admitted since
+ *    then use their reserve) → UNAVAILABLE (shed load: another replica can serve it);
  * 3. over `maxCalls` in the process → UNAVAILABLE.
  *
  * Unary calls are not counted: they finish within an event-loop turn or two and hold nothing
@@ -127,7 +136,10 @@ export class AdmissionControl {
   private readonly pressureWriteBehindBytes: number;
   private readonly connections = new WeakMap<object, ConnectionCalls>();
   private readonly admitted = new Set<AdmittedStream>();
+  private readonly reserveBytesPerCall: number;
   private samples = 0;
+  /** Calls admitted since the latest memory sample. */
+  private sinceSample = 0;
   /** The write-behind window streaming calls get now. */
   streamWindowBytes: number;
   /** Refused calls by reason, since start. */
@@ -146,6 +158,7 @@ export class AdmissionControl {
     const pushbackMs = options.pushbackMs ?? DEFAULT_RETRY_PUSHBACK_MS;
     this.writeBehindBytes = options.writeBehindBytes ?? 64 * 1024;
     this.pressureWriteBehindBytes = options.pressureWriteBehindBytes ?? 0;
+    this.reserveBytesPerCall = options.reserveBytesPerCall ?? 1024 * 1024;
     assertIntegerOptions(
       { maxCalls: this.maxCalls, maxCallsPerConnection: this.maxCallsPerConnection },
       1,
@@ -155,6 +168,7 @@ export class AdmissionControl {
         pushbackMs,
         writeBehindBytes: this.writeBehindBytes,
         pressureWriteBehindBytes: this.pressureWriteBehindBytes,
+        reserveBytesPerCall: this.reserveBytesPerCall,
       },
       0,
     );
@@ -187,9 +201,10 @@ export class AdmissionControl {
       }
       if (connection.calls >= this.maxCallsPerConnection) return this.refuse('per_connection');
     }
-    if (this.memory !== undefined && this.memory.pressure !== 'ok') return this.refuse('memory');
+    if (this.memory !== undefined && this.overBudget(this.memory)) return this.refuse('memory');
     if (this.admitted.size >= this.maxCalls) return this.refuse('process_limit');
     if (connection !== undefined) connection.calls++;
+    this.sinceSample++;
     call.connection = connection;
     call.progressMark = call.sentMessages;
     call.stalledSince = this.samples;
@@ -212,6 +227,12 @@ export class AdmissionControl {
     return { code, details: REFUSAL_DETAILS[reason], metadata };
   }
 
+  /** Over the soft mark, now or once the calls admitted since the sample use their reserve. */
+  private overBudget(memory: MemoryBudget): boolean {
+    if (memory.pressure !== 'ok') return true;
+    return memory.rssBytes + (this.sinceSample + 1) * this.reserveBytesPerCall > memory.softBytes;
+  }
+
   private refuse(reason: RefusalReason): RefusalReason {
     this.refused[reason]++;
     return reason;
@@ -220,6 +241,7 @@ export class AdmissionControl {
   private onMemorySample(): void {
     const memory = this.memory!;
     this.samples++;
+    this.sinceSample = 0;
     this.streamWindowBytes =
       memory.pressure === 'ok' ? this.writeBehindBytes : this.pressureWriteBehindBytes;
     for (const call of this.admitted) {
