@@ -4,9 +4,9 @@
  */
 
 /**
- * Streaming calls in progress per process. A stalled ListFeatures costs about 140 KB on Node 24
- * (write-behind window, one batch, HTTP/2 buffers), so 1000 stay within a 256 MiB container
- * beside the ~70 MB a serving process needs; the memory budget guards the rest.
+ * Streaming calls in progress per process. Idle streams (RouteChat, health Watch) cost a few KB
+ * each; a stalled ListFeatures costs far more (about 1 MB at the 64 KiB write-behind window on
+ * Node 24), and for those the memory budget, not this count, is the binding guard.
  */
 export const DEFAULT_MAX_STREAMING_CALLS = 1000;
 /** Streaming calls in progress per connection: one client gets a tenth of the process's calls. */
