@@ -8,6 +8,15 @@ import {
 } from './routeguide/notes';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
 import {
+  DEFAULT_MAX_STREAMING_CALLS,
+  DEFAULT_MAX_STREAMING_CALLS_PER_CONNECTION,
+  DEFAULT_RETRY_PUSHBACK_MS,
+} from './grpc/admission-defaults';
+import {
+  DEFAULT_MEMORY_HARD_PERCENT,
+  DEFAULT_MEMORY_SOFT_PERCENT,
+} from './observability/memory-budget';
+import {
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_REDIS_NOTES_TTL_SECONDS,
@@ -71,6 +80,14 @@ const schema = z
     MAX_CONNECTIONS: positive.default(1000),
     CONNECTION_HANDSHAKE_TIMEOUT_MS: positive.default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
     CONNECTION_IDLE_TIMEOUT_MS: positive.default(DEFAULT_IDLE_TIMEOUT_MS),
+    MAX_STREAMING_CALLS: positive.default(DEFAULT_MAX_STREAMING_CALLS),
+    MAX_STREAMING_CALLS_PER_CONNECTION: positive.default(
+      DEFAULT_MAX_STREAMING_CALLS_PER_CONNECTION,
+    ),
+    RETRY_PUSHBACK_MS: nonNegative.default(DEFAULT_RETRY_PUSHBACK_MS),
+    MEMORY_LIMIT_BYTES: nonNegative.optional(),
+    MEMORY_SOFT_PERCENT: integer(1, 100).default(DEFAULT_MEMORY_SOFT_PERCENT),
+    MEMORY_HARD_PERCENT: integer(1, 100).default(DEFAULT_MEMORY_HARD_PERCENT),
     METRICS: boolean.default(true),
     METRICS_PORT: port.default(9464),
     REFLECTION: boolean.default(true),
@@ -92,6 +109,10 @@ const schema = z
   .refine((e) => !e.REDIS_CLUSTER || /^\/?0?$/.test(new URL(e.REDIS_URL ?? 'redis://x').pathname), {
     path: ['REDIS_URL'],
     message: 'Redis Cluster has only database 0: end the URL with /0 or nothing',
+  })
+  .refine((e) => e.MEMORY_SOFT_PERCENT <= e.MEMORY_HARD_PERCENT, {
+    path: ['MEMORY_SOFT_PERCENT'],
+    message: 'must not exceed MEMORY_HARD_PERCENT',
   })
   .refine((e) => (e.TLS_CERT_FILE === undefined) === (e.TLS_KEY_FILE === undefined), {
     path: ['TLS_KEY_FILE'],
@@ -150,6 +171,21 @@ export interface Config {
     readonly handshakeTimeoutMs: number;
     /** An HTTP/2 connection with no open stream this long gets a GOAWAY (every port). */
     readonly idleTimeoutMs: number;
+  };
+  /** Overload protection of streaming calls (src/grpc/admission.ts). */
+  readonly admission: {
+    /** Streaming calls in progress per process; more are refused UNAVAILABLE. */
+    readonly maxCalls: number;
+    /** Streaming calls in progress per connection; more are refused RESOURCE_EXHAUSTED. */
+    readonly maxCallsPerConnection: number;
+    /** `grpc-retry-pushback-ms` of refusals. */
+    readonly pushbackMs: number;
+    /**
+     * The process's memory budget in bytes; undefined: the cgroup's memory limit, if any; 0: none.
+     */
+    readonly memoryLimitBytes?: number;
+    readonly memorySoftPercent: number;
+    readonly memoryHardPercent: number;
   };
   /** Prometheus metrics; `port` 0 picks a free port (logged). */
   readonly metrics: { readonly enabled: boolean; readonly port: number };
@@ -253,6 +289,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxConnections: e.MAX_CONNECTIONS,
       handshakeTimeoutMs: e.CONNECTION_HANDSHAKE_TIMEOUT_MS,
       idleTimeoutMs: e.CONNECTION_IDLE_TIMEOUT_MS,
+    },
+    admission: {
+      maxCalls: e.MAX_STREAMING_CALLS,
+      maxCallsPerConnection: e.MAX_STREAMING_CALLS_PER_CONNECTION,
+      pushbackMs: e.RETRY_PUSHBACK_MS,
+      ...(e.MEMORY_LIMIT_BYTES !== undefined ? { memoryLimitBytes: e.MEMORY_LIMIT_BYTES } : {}),
+      memorySoftPercent: e.MEMORY_SOFT_PERCENT,
+      memoryHardPercent: e.MEMORY_HARD_PERCENT,
     },
     metrics: { enabled: e.METRICS, port: e.METRICS_PORT },
     reflection: e.REFLECTION,

@@ -13,6 +13,10 @@ import { callObserverInterceptor } from './observability/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
 import { METRICS_PORT_MAX_CONNECTIONS, MetricsServer } from './observability/metrics-server';
 import { TRACING_OFF, type Tracing } from './observability/tracing';
+import { AdmissionControl } from './grpc/admission';
+import { registerAdmissionMetrics } from './observability/admission-metrics';
+import { MemoryBudget } from './observability/memory-budget';
+import { cgroupMemoryLimit } from './observability/memory-limit';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
 import { acceptPreEncodedResponses } from './grpc/pre-encoded';
 import { ServerReflection } from './grpc/reflection';
@@ -38,6 +42,8 @@ export interface RouteGuideAppOptions {
    * Default: off.
    */
   readonly tracing?: Tracing;
+  /** Resident set size sampler of the memory budget (tests). Default: `process.memoryUsage.rss`. */
+  readonly rss?: () => number;
 }
 
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
@@ -61,6 +67,8 @@ export class RouteGuideApp {
   readonly tracing: Tracing;
   /** ORCA load reports; absent when `ORCA=false`. */
   readonly orca: OrcaLoadReporter | undefined;
+  /** Overload protection of streaming calls, with the memory budget when there is one. */
+  readonly admission: AdmissionControl;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
@@ -129,12 +137,20 @@ export class RouteGuideApp {
       addConnectionMetrics(this.metrics.registry, this.guards);
     }
 
+    this.admission = createAdmission(config.admission, options.rss);
+    const memory = this.admission.memory;
+    if (this.metrics) registerAdmissionMetrics(this.metrics.registry, this.admission, memory);
+
     // Order matters: the first interceptor sits next to the transport. The call observer
     // (counting and the replica header, in one layer) first, so it counts what every later one
     // answers (e.g. UNAUTHENTICATED) and even refused calls carry the header; authentication
     // last, closest to the handlers.
     const interceptors: grpc.ServerInterceptor[] = [
-      callObserverInterceptor({ counters: this.calls, replicaId: config.replicaId }),
+      callObserverInterceptor({
+        counters: this.calls,
+        replicaId: config.replicaId,
+        admission: this.admission,
+      }),
     ];
     if (config.orca.enabled) {
       // QPS and errors per second from the call counters (kept with metrics on or off).
@@ -142,6 +158,7 @@ export class RouteGuideApp {
       this.orca = new OrcaLoadReporter({
         totals: () => calls.totals(),
         minReportIntervalMs: config.orca.minReportIntervalMs,
+        ...(memory ? { memoryUtilization: () => memory.usedRatio } : {}),
         onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
       });
     }
@@ -250,6 +267,7 @@ export class RouteGuideApp {
       await this.notes.close();
       throw error;
     }
+    this.admission.memory?.start();
     this.orca?.start();
     this.health.setServing(true);
     return this.boundPort;
@@ -275,6 +293,7 @@ export class RouteGuideApp {
     this.health.endWatches();
     // Load report streams never end by themselves either; clients keep their last weights.
     this.orca?.stop();
+    this.admission.memory?.stop();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
@@ -292,4 +311,27 @@ export class RouteGuideApp {
     await this.metricsServer?.close();
     await this.notes.close();
   }
+}
+
+/** Admission control as configured; the memory budget defaults to the cgroup's memory limit. */
+function createAdmission(
+  config: Config['admission'],
+  rss: (() => number) | undefined,
+): AdmissionControl {
+  const limitBytes = config.memoryLimitBytes ?? cgroupMemoryLimit() ?? 0;
+  const memory =
+    limitBytes > 0
+      ? new MemoryBudget({
+          limitBytes,
+          softPercent: config.memorySoftPercent,
+          hardPercent: config.memoryHardPercent,
+          ...(rss ? { rss } : {}),
+        })
+      : undefined;
+  return new AdmissionControl({
+    maxCalls: config.maxCalls,
+    maxCallsPerConnection: config.maxCallsPerConnection,
+    pushbackMs: config.pushbackMs,
+    ...(memory ? { memory } : {}),
+  });
 }

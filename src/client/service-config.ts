@@ -34,6 +34,21 @@ export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({
   reattempts: 2,
 });
 
+/**
+ * `retryThrottling` (gRFC A6): a token bucket per target, full at `maxTokens`; each attempt that
+ * fails with a retryable status takes a token, each success gives back `tokenRatio`, and no
+ * retry is made while half or fewer remain. Default: 100 tokens, 0.1 back per success.
+ */
+export interface RetryThrottlingOptions {
+  readonly maxTokens?: number;
+  readonly tokenRatio?: number;
+}
+
+export const DEFAULT_RETRY_THROTTLING: Required<RetryThrottlingOptions> = Object.freeze({
+  maxTokens: 100,
+  tokenRatio: 0.1,
+});
+
 /** The balancing policies the client offers (both ship with grpc-js ≥ 1.14). */
 export const LOAD_BALANCING_POLICIES = ['round_robin', 'weighted_round_robin'] as const;
 export type LoadBalancingPolicy = (typeof LOAD_BALANCING_POLICIES)[number];
@@ -191,18 +206,23 @@ export function loadBalancingConfig(options: LoadBalancingOptions = {}): Record<
 /**
  * Builds the service config JSON object grpc-js takes as `grpc.service_config`.
  *
- * No `retryThrottling` on purpose: throttling stops retrying exactly when many calls fail at
- * once, which is what losing a replica looks like, and failover must hide that from callers.
  * Retries only happen before response headers arrive, and only for UNAVAILABLE (the server
- * never ran the call or could not be reached), so a read is never observed twice.
+ * never ran the call, could not be reached, or shed it), so a read is never observed twice. A
+ * server that sheds load sends `grpc-retry-pushback-ms`, which grpc-js's retry honours (it waits
+ * that long instead of its backoff). `retryThrottling` keeps overload from being amplified:
+ * when retryable failures pile up (every replica shedding), retries stop until calls succeed
+ * again. Its bucket is large enough that losing one replica — the in-flight calls on it fail
+ * once — leaves failover working.
  */
 export function defaultServiceConfig(
   retry: RetryOptions = {},
   loadBalancing: LoadBalancingOptions = {},
+  throttling: RetryThrottlingOptions = {},
 ): Record<string, unknown> {
   const r = { ...DEFAULT_RETRY, ...retry };
   return {
     loadBalancingConfig: loadBalancingConfig(loadBalancing),
+    retryThrottling: { ...DEFAULT_RETRY_THROTTLING, ...throttling },
     methodConfig: [
       {
         name: IDEMPOTENT_METHODS.map((method) => ({ service: 'routeguide.RouteGuide', method })),

@@ -35,6 +35,11 @@ export interface OrcaLoadReporterOptions {
    * (about 0.4 ms per read: it parses /proc/self/mountinfo).
    */
   readonly cpuLimit?: () => number;
+  /**
+   * The share of the process's memory budget in use (RSS ÷ budget, see memory-budget.ts), read
+   * once per sample. Default: none (reported as 0).
+   */
+  readonly memoryUtilization?: () => number;
   /** Told about a sample or a report that failed (the reporter carries on). Default: ignore. */
   readonly onError?: (error: unknown) => void;
 }
@@ -57,9 +62,13 @@ export const ORCA_SERVICE_NAME = 'xds.service.orca.v3.OpenRcaService';
 export interface OrcaLoadReport {
   /** CPU time used over the last window ÷ (window × CPUs the process may use). */
   readonly cpu_utilization: number;
+  /** Share of the memory budget in use (RSS ÷ budget); 0 without a budget. */
+  readonly mem_utilization: number;
   /**
-   * The same figure: grpc-js's weighted_round_robin (1.14) reads only
-   * `application_utilization`, while gRFC A58 reads it first and falls back to CPU.
+   * The larger of the two: grpc-js's weighted_round_robin (1.14) reads only
+   * `application_utilization`, while gRFC A58 reads it first and falls back to CPU. A replica
+   * short of memory thus gets a smaller weight (QPS ÷ utilization) even while its CPU idles:
+   * it refuses new streams there, and less traffic is sent to it.
    */
   readonly application_utilization: number;
   /** Calls finished per second over the last window. */
@@ -70,6 +79,7 @@ export interface OrcaLoadReport {
 
 const ZERO_REPORT: OrcaLoadReport = Object.freeze({
   cpu_utilization: 0,
+  mem_utilization: 0,
   application_utilization: 0,
   rps_fractional: 0,
   eps: 0,
@@ -114,8 +124,8 @@ type OrcaStream = grpc.ServerWritableStream<{ report_interval?: DurationMessage 
 
 /**
  * Backend load reports over ORCA (gRFC A51), out of band: `xds.service.orca.v3.OpenRcaService`
- * StreamCoreMetrics sends each subscribed client this process's CPU utilization, QPS and
- * errors per second every report interval. Clients running `weighted_round_robin` with
+ * StreamCoreMetrics sends each subscribed client this process's CPU utilization, memory
+ * budget utilization, QPS and errors per second every report interval. Clients running `weighted_round_robin` with
  * `enable_oob_load_report` (gRFC A58) weight each replica by QPS ÷ utilization.
  *
  * Everything is computed once per sample on a timer (one `process.cpuUsage()`, one read of the
@@ -128,6 +138,7 @@ export class OrcaLoadReporter {
   private readonly sampleIntervalMs: number;
   private readonly minReportIntervalMs: number;
   private readonly cpuLimit: () => number;
+  private readonly memoryUtilization: () => number;
   private readonly onError: (error: unknown) => void;
   private readonly streams = new Map<OrcaStream, NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
@@ -141,6 +152,7 @@ export class OrcaLoadReporter {
     this.sampleIntervalMs = options.sampleIntervalMs ?? DEFAULT_SAMPLE_INTERVAL_MS;
     this.minReportIntervalMs = options.minReportIntervalMs ?? DEFAULT_MIN_REPORT_INTERVAL_MS;
     this.cpuLimit = options.cpuLimit ?? detectCpuLimit;
+    this.memoryUtilization = options.memoryUtilization ?? (() => 0);
     this.onError = options.onError ?? (() => undefined);
   }
 
@@ -201,9 +213,11 @@ export class OrcaLoadReporter {
     const limit = this.limit;
     const utilization = limit > 0 ? Math.max(0, usedUs / elapsedUs / limit) : 0;
     const perSecond = 1e6 / elapsedUs;
+    const memory = Math.max(0, this.memoryUtilization());
     this.latest = {
       cpu_utilization: utilization,
-      application_utilization: utilization,
+      mem_utilization: memory,
+      application_utilization: Math.max(utilization, memory),
       rps_fractional: Math.max(0, handled - last.handled) * perSecond,
       eps: Math.max(0, failed - last.failed) * perSecond,
     };

@@ -7,12 +7,19 @@ import {
   type ServerInterceptor,
 } from '@grpc/grpc-js';
 import {
+  SHED_RST_CODE,
+  type AdmissionControl,
+  type AdmittedHttp2Stream,
+  type AdmittedStream,
+} from '../grpc/admission';
+import { assertCallStreamReachable, http2StreamOf } from '../grpc/call-stream';
+import {
   DEFAULT_WRITE_BEHIND_BYTES,
   sendWriteBehind,
   type WriteBehindState,
 } from '../grpc/write-behind';
 import { assertIntegerOptions } from '../routeguide/integer-options';
-import type { CallCounters, MethodCounters } from './call-counters';
+import { splitMethodPath, type CallCounters, type MethodCounters } from './call-counters';
 import { REPLICA_HEADER } from './replica';
 
 /** grpc-js's server listener and status types (not exported by name from its index). */
@@ -33,6 +40,11 @@ export interface CallObserverOptions {
    * (see write-behind.ts). Default: 64 KiB ({@link DEFAULT_WRITE_BEHIND_BYTES}); 0 turns it off.
    */
   readonly writeBehindBytes?: number;
+  /**
+   * Admission control of streaming calls: counted, refused before their handler runs, shed
+   * under memory pressure (see admission.ts). Default: none, every call admitted.
+   */
+  readonly admission?: AdmissionControl;
 }
 
 /** What every call of one interceptor shares, made once. */
@@ -60,13 +72,13 @@ class ObservedCall
   private listener: InterceptingServerListener | undefined;
   pendingBytes = 0;
   /** performance.now() when the call's headers arrived; NaN until then. */
-  private startedAt = NaN;
+  protected startedAt = NaN;
   private finished = false;
   private headerSent = false;
 
   constructor(
-    private readonly inner: ServerInterceptingCallInterface,
-    private readonly method: MethodCounters,
+    protected readonly inner: ServerInterceptingCallInterface,
+    protected readonly method: MethodCounters,
     private readonly shared: Shared,
   ) {
     super(inner);
@@ -91,7 +103,12 @@ class ObservedCall
       this.inner.sendMetadata(this.shared.header);
     }
     this.method.sent++;
-    sendWriteBehind(this, this.inner, message, callback, this.shared.writeBehindBytes);
+    sendWriteBehind(this, this.inner, message, callback, this.windowBytes());
+  }
+
+  /** The write-behind window of this call's next message. */
+  protected windowBytes(): number {
+    return this.shared.writeBehindBytes;
   }
 
   override sendStatus(status: PartialStatusObject): void {
@@ -138,10 +155,64 @@ class ObservedCall
   }
 
   /** Counts the call as handled exactly once, if it was counted as started. */
-  private finish(code: number): void {
+  protected finish(code: number): void {
     if (this.finished || Number.isNaN(this.startedAt)) return;
     this.finished = true;
     this.shared.counters.handled(this.method, code, performance.now() - this.startedAt);
+  }
+}
+
+/**
+ * A streaming call under admission control: admitted (or refused, before its handler runs) when
+ * grpc-js starts it, released when its stream ends, and shed by admission control when memory
+ * runs out. Unary and exempt calls are plain {@link ObservedCall}s and pay for none of this.
+ */
+class AdmittedCall extends ObservedCall implements AdmittedStream {
+  sentMessages = 0;
+  connection: AdmittedStream['connection'] = undefined;
+  progressMark = 0;
+  stalledSince = 0;
+
+  constructor(
+    inner: ServerInterceptingCallInterface,
+    method: MethodCounters,
+    shared: Shared,
+    readonly http2Stream: AdmittedHttp2Stream,
+    private readonly admission: AdmissionControl,
+  ) {
+    super(inner, method, shared);
+  }
+
+  override start(listener: InterceptingServerListener): void {
+    const refused = this.admission.admit(this);
+    if (refused === undefined) {
+      super.start(listener);
+      return;
+    }
+    // Counted as started and handled like any call; the handler never runs (the transport
+    // side is never started, so grpc-js reports nothing more to it).
+    this.method.started++;
+    this.startedAt = performance.now();
+    this.sendStatus(this.admission.status(refused));
+  }
+
+  override sendMessage(message: unknown, callback: () => void): void {
+    this.sentMessages++;
+    super.sendMessage(message, callback);
+  }
+
+  protected override windowBytes(): number {
+    return this.admission.streamWindowBytes;
+  }
+
+  override onCancel(): void {
+    this.admission.release(this);
+    super.onCancel();
+  }
+
+  shed(): void {
+    this.finish(Status.RESOURCE_EXHAUSTED);
+    this.http2Stream.close(SHED_RST_CODE);
   }
 }
 
@@ -162,16 +233,30 @@ class ObservedCall
  * call an object and a hop per event.
  */
 export function callObserverInterceptor(options: CallObserverOptions): ServerInterceptor {
-  const { counters } = options;
+  const { counters, admission } = options;
   const writeBehindBytes = options.writeBehindBytes ?? DEFAULT_WRITE_BEHIND_BYTES;
   assertIntegerOptions({ writeBehindBytes }, 0);
+  if (admission !== undefined) assertCallStreamReachable();
   const header = new Metadata();
   header.set(REPLICA_HEADER, options.replicaId);
   const shared: Shared = { counters, replicaId: options.replicaId, header, writeBehindBytes };
-  return (descriptor, call) =>
-    new ObservedCall(
-      call,
-      counters.forMethod(descriptor.path, descriptor.requestStream, descriptor.responseStream),
-      shared,
-    );
+  /** Per method path: its counters, and whether admission control governs its calls. */
+  const methods = new Map<string, { counters: MethodCounters; governed: boolean }>();
+  return (descriptor, call) => {
+    let method = methods.get(descriptor.path);
+    if (method === undefined) {
+      const { requestStream, responseStream } = descriptor;
+      method = {
+        counters: counters.forMethod(descriptor.path, requestStream, responseStream),
+        governed:
+          admission !== undefined &&
+          (requestStream || responseStream) &&
+          admission.governs(splitMethodPath(descriptor.path).service),
+      };
+      methods.set(descriptor.path, method);
+    }
+    return method.governed
+      ? new AdmittedCall(call, method.counters, shared, http2StreamOf(call), admission!)
+      : new ObservedCall(call, method.counters, shared);
+  };
 }

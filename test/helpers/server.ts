@@ -17,6 +17,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     LOG_LEVEL: 'silent',
     FEATURES_FILE: CANONICAL_FILE,
     REPLICA_ID: 'test-replica',
+    // The test runner's RSS is not a server's: no memory budget unless a test sets one.
+    MEMORY_LIMIT_BYTES: '0',
     ...env,
   });
 }
@@ -51,12 +53,23 @@ export interface TestServer {
 
 /** Starts the real server on 127.0.0.1:0 with a real grpc-js client connected to it. */
 export async function startTestServer(
-  options: { env?: Record<string, string>; features?: FeatureDatabase; logger?: Logger } = {},
+  options: {
+    env?: Record<string, string>;
+    features?: FeatureDatabase;
+    logger?: Logger;
+    /** The memory budget's RSS sampler (with MEMORY_LIMIT_BYTES set). */
+    rss?: () => number;
+  } = {},
 ): Promise<TestServer> {
   const config = testConfig(options.env);
   const features = options.features ?? loadFeatureDatabase(config.featuresFile);
   const logger = options.logger ?? createLogger('silent');
-  const app = new RouteGuideApp({ config, logger, features });
+  const app = new RouteGuideApp({
+    config,
+    logger,
+    features,
+    ...(options.rss ? { rss: options.rss } : {}),
+  });
   const port = await app.listen();
   const address = `127.0.0.1:${port}`;
   const { proto } = loadRouteGuideProto();

@@ -43,6 +43,13 @@ describe('loadConfig', () => {
         handshakeTimeoutMs: 5000,
         idleTimeoutMs: 300_000,
       },
+      admission: {
+        maxCalls: 1000,
+        maxCallsPerConnection: 100,
+        pushbackMs: 250,
+        memorySoftPercent: 60,
+        memoryHardPercent: 75,
+      },
       metrics: { enabled: true, port: 9464 },
       reflection: true,
       orca: { enabled: true, minReportIntervalMs: 1000 },
@@ -50,6 +57,27 @@ describe('loadConfig', () => {
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.notes)).toBe(true);
+  });
+
+  it('reads the overload protection variables (memory budget: unset = the cgroup limit, 0 = none)', () => {
+    const config = loadConfig({
+      MAX_STREAMING_CALLS: '50',
+      MAX_STREAMING_CALLS_PER_CONNECTION: '5',
+      RETRY_PUSHBACK_MS: '0',
+      MEMORY_LIMIT_BYTES: '268435456',
+      MEMORY_SOFT_PERCENT: '50',
+      MEMORY_HARD_PERCENT: '50',
+    });
+    expect(config.admission).toEqual({
+      maxCalls: 50,
+      maxCallsPerConnection: 5,
+      pushbackMs: 0,
+      memoryLimitBytes: 268435456,
+      memorySoftPercent: 50,
+      memoryHardPercent: 50,
+    });
+    expect(loadConfig({ MEMORY_LIMIT_BYTES: '0' }).admission.memoryLimitBytes).toBe(0);
+    expect(loadConfig({}).admission.memoryLimitBytes).toBeUndefined();
   });
 
   it('treats empty values as unset', () => {
@@ -67,6 +95,14 @@ describe('loadConfig', () => {
     [{ SHUTDOWN_GRACE_MS: 'soon' }, /SHUTDOWN_GRACE_MS="soon"/],
     [{ ORCA: 'on' }, /ORCA="on": must be true or false/],
     [{ ORCA_MIN_REPORT_INTERVAL_MS: '10' }, /ORCA_MIN_REPORT_INTERVAL_MS="10"/],
+    [{ MAX_STREAMING_CALLS: '0' }, /MAX_STREAMING_CALLS="0"/],
+    [{ MAX_STREAMING_CALLS_PER_CONNECTION: 'many' }, /MAX_STREAMING_CALLS_PER_CONNECTION="many"/],
+    [{ MEMORY_LIMIT_BYTES: '-1' }, /MEMORY_LIMIT_BYTES="-1"/],
+    [{ MEMORY_HARD_PERCENT: '101' }, /MEMORY_HARD_PERCENT="101"/],
+    [
+      { MEMORY_SOFT_PERCENT: '80' },
+      /MEMORY_SOFT_PERCENT="80": must not exceed MEMORY_HARD_PERCENT/,
+    ],
     [{ TLS_CERT_FILE: 'c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ TLS_KEY_FILE: 'k.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ TLS_CLIENT_CA_FILE: 'ca.pem' }, /TLS_CLIENT_CA_FILE.*need TLS_CERT_FILE and TLS_KEY_FILE/],

@@ -78,3 +78,18 @@ describe('load balancing config', () => {
     expect(run('true').stdout).toBe('outlier_detection');
   });
 });
+
+describe('retry throttling', () => {
+  it('the default service config throttles retries (gRFC A6), and grpc-js accepts it', () => {
+    const config = defaultServiceConfig();
+    expect(config['retryThrottling']).toEqual({ maxTokens: 100, tokenRatio: 0.1 });
+    // grpc-js validates the whole service config when a channel is made with it.
+    const { validateServiceConfig } = jest.requireActual<{
+      validateServiceConfig: (json: unknown) => { retryThrottling?: unknown };
+    }>('@grpc/grpc-js/build/src/service-config');
+    expect(validateServiceConfig(config).retryThrottling).toEqual({
+      maxTokens: 100,
+      tokenRatio: 0.1,
+    });
+  });
+});
