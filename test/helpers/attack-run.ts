@@ -11,7 +11,7 @@ export interface AttackRunOptions<R> {
   readonly pid: number;
   /** Starts the attack; resolves once it is in place. */
   readonly start: () => Promise<Attack<R>>;
-  /** How long the attack is held before it is stopped (less if it ends by itself). */
+  /** How long the attack is held before it is stopped (less if it ends by itself, plus a second). */
   readonly holdMs: number;
   /** Probe time before the attack, the baseline. Default 2000 ms. */
   readonly baselineMs?: number;
@@ -72,7 +72,9 @@ export async function measureAttack<R extends { closedAt: number }>(
     const baselineRss = meter.rssBytes();
     attack = await options.start();
     const inPlace = probe.now();
-    await Promise.race([sleep(options.holdMs), attack.finished ?? new Promise(() => undefined)]);
+    // An attack that ends by itself is followed for another second before it is stopped.
+    const ended = attack.finished?.then(() => sleep(1000)) ?? new Promise(() => undefined);
+    await Promise.race([sleep(options.holdMs), ended]);
     const stopping = probe.now();
     await probe.stop();
     const probeDuring = probe.window(inPlace, stopping);

