@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { AttackSection } from './attacks';
 import type { PhaseFigures } from './stats';
 
 /** RSS over a scenario, in MiB: growth is the peak minus the baseline taken just before it. */
@@ -90,6 +91,8 @@ export interface BenchReport {
     phases: Record<string, { smallUsPerCall: number[]; largeUsPerCall: number[]; ratio: number }>;
   };
   comparison?: Comparison;
+  /** Hostile clients against the server with its protections on and off (bench/attacks.ts). */
+  attacks?: AttackSection;
   targets?: Target[];
 }
 
@@ -341,6 +344,7 @@ export function printReport(report: BenchReport): string {
   }
 
   if (report.comparison) out.push(comparisonTable(report.comparison));
+  if (report.attacks) out.push(attackTable(report.attacks));
 
   report.targets = evaluateTargets(report);
   const targets = new Table({ ...PLAIN, head: ['target', 'measured', 'limit', 'met'] });
@@ -357,4 +361,53 @@ export function printReport(report: BenchReport): string {
     out.push(`server NODE_OPTIONS: ${report.options.serverNodeOptions}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * One row per attack, each cell "protected / unprotected": peak RSS, the probe's GetFeature
+ * p50/p99 (and errors) during the attack, and the time until the server's CPU idled after the
+ * attacker's last socket closed.
+ */
+function attackTable(section: AttackSection): string {
+  const names = section.configurations.map((c) => c.name);
+  const table = new Table({
+    ...PLAIN,
+    head: [
+      `attack (${section.dataset} features)`,
+      `peak RSS MiB (${names.join(' / ')})`,
+      'probe p50 / p99 ms during',
+      'probe errors during',
+      'CPU idle after (ms)',
+      'notes',
+    ],
+  });
+  for (const row of section.rows) {
+    const each = (
+      cell: (f: NonNullable<AttackSection['rows'][number]['byConfiguration'][string]>) => string,
+    ) =>
+      names.map((name) => {
+        const f = row.byConfiguration[name];
+        return f === undefined ? '–' : cell(f);
+      });
+    table.push([
+      row.attack,
+      each((f) => `${fixed(f.peakRssMb, 0)}${f.killedAtCeiling ? ' (killed)' : ''}`).join(' / '),
+      each((f) => `${fixed(f.probeDuring.p50Ms)} / ${fixed(f.probeDuring.p99Ms)}`).join(' | '),
+      each((f) => `${f.probeDuring.errors} of ${f.probeDuring.calls}`).join(' / '),
+      each((f) => (f.alive ? fixed(f.recoveryMs ?? NaN, 0) : 'dead')).join(' / '),
+      each((f) => `before p99 ${fixed(f.probeBefore.p99Ms)} ms`).join(' / '),
+    ]);
+  }
+  const envs = section.configurations
+    .map(
+      (c) =>
+        `${c.name}: ${
+          Object.entries(c.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ') || '(no extra env)'
+        }`,
+    )
+    .join('; ');
+  return `${table.toString()}
+${envs}`;
 }
