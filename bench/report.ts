@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { OverloadReport } from '../test/helpers/attacks';
 import type { AttackSection } from './attacks';
 import type { PhaseFigures } from './stats';
 
@@ -292,7 +293,7 @@ export function printReport(report: BenchReport): string {
       size.rssEndMb === undefined ? '' : `${fixed(size.rssEndMb)} MiB`,
     ]);
   }
-  out.push(memory.toString());
+  if (memory.length > 0) out.push(memory.toString());
 
   const scenarios = new Table({
     ...PLAIN,
@@ -350,7 +351,7 @@ export function printReport(report: BenchReport): string {
   const targets = new Table({ ...PLAIN, head: ['target', 'measured', 'limit', 'met'] });
   for (const t of report.targets)
     targets.push([t.target, t.measured, t.limit, t.met === undefined ? '?' : t.met ? 'yes' : 'NO']);
-  out.push(targets.toString());
+  if (targets.length > 0) out.push(targets.toString());
   out.push(
     `${report.machine.cpus} CPUs (${report.machine.cpuModel}), node ${report.machine.node}, load average at start ${report.machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}; ran ${fixed(report.durationS ?? NaN, 0)} s`,
   );
@@ -395,7 +396,9 @@ function attackTable(section: AttackSection): string {
       each((f) => `${fixed(f.probeDuring.p50Ms)} / ${fixed(f.probeDuring.p99Ms)}`).join(' | '),
       each((f) => `${f.probeDuring.errors} of ${f.probeDuring.calls}`).join(' / '),
       each((f) => (f.alive ? fixed(f.recoveryMs ?? NaN, 0) : 'dead')).join(' / '),
-      each((f) => `before p99 ${fixed(f.probeBefore.p99Ms)} ms`).join(' / '),
+      each((f) => `before p99 ${fixed(f.probeBefore.p99Ms)} ms${outcomeNote(f.report)}`).join(
+        ' / ',
+      ),
     ]);
   }
   const envs = section.configurations
@@ -410,4 +413,14 @@ function attackTable(section: AttackSection): string {
     .join('; ');
   return `${table.toString()}
 ${envs}`;
+}
+
+/** What the overload burst's calls got, when the report is one. */
+function outcomeNote(report: unknown): string {
+  const r = report as Partial<OverloadReport>;
+  if (r.ok === undefined || r.refused === undefined || r.deadlineExceeded === undefined) return '';
+  return (
+    `; ok ${r.ok.count} (p99 ${fixed(r.ok.p99Ms, 0)} ms), refused ${r.refused.count} ` +
+    `(p99 ${fixed(r.refused.p99Ms, 0)} ms), past deadline ${r.deadlineExceeded.count}`
+  );
 }
