@@ -1,4 +1,6 @@
 import Table from 'cli-table3';
+import type { OverloadReport } from '../test/helpers/attacks';
+import type { AttackSection } from './attacks';
 import type { PhaseFigures } from './stats';
 
 /** RSS over a scenario, in MiB: growth is the peak minus the baseline taken just before it. */
@@ -90,6 +92,8 @@ export interface BenchReport {
     phases: Record<string, { smallUsPerCall: number[]; largeUsPerCall: number[]; ratio: number }>;
   };
   comparison?: Comparison;
+  /** Hostile clients against the server with its protections on and off (bench/attacks.ts). */
+  attacks?: AttackSection;
   targets?: Target[];
 }
 
@@ -289,7 +293,7 @@ export function printReport(report: BenchReport): string {
       size.rssEndMb === undefined ? '' : `${fixed(size.rssEndMb)} MiB`,
     ]);
   }
-  out.push(memory.toString());
+  if (memory.length > 0) out.push(memory.toString());
 
   const scenarios = new Table({
     ...PLAIN,
@@ -341,12 +345,13 @@ export function printReport(report: BenchReport): string {
   }
 
   if (report.comparison) out.push(comparisonTable(report.comparison));
+  if (report.attacks) out.push(attackTable(report.attacks));
 
   report.targets = evaluateTargets(report);
   const targets = new Table({ ...PLAIN, head: ['target', 'measured', 'limit', 'met'] });
   for (const t of report.targets)
     targets.push([t.target, t.measured, t.limit, t.met === undefined ? '?' : t.met ? 'yes' : 'NO']);
-  out.push(targets.toString());
+  if (targets.length > 0) out.push(targets.toString());
   out.push(
     `${report.machine.cpus} CPUs (${report.machine.cpuModel}), node ${report.machine.node}, load average at start ${report.machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}; ran ${fixed(report.durationS ?? NaN, 0)} s`,
   );
@@ -357,4 +362,65 @@ export function printReport(report: BenchReport): string {
     out.push(`server NODE_OPTIONS: ${report.options.serverNodeOptions}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * One row per attack, each cell "protected / unprotected": peak RSS, the probe's GetFeature
+ * p50/p99 (and errors) during the attack, and the time until the server's CPU idled after the
+ * attacker's last socket closed.
+ */
+function attackTable(section: AttackSection): string {
+  const names = section.configurations.map((c) => c.name);
+  const table = new Table({
+    ...PLAIN,
+    head: [
+      `attack (${section.dataset} features)`,
+      `peak RSS MiB (${names.join(' / ')})`,
+      'probe p50 / p99 ms during',
+      'probe errors during',
+      'CPU idle after (ms)',
+      'notes',
+    ],
+  });
+  for (const row of section.rows) {
+    const each = (
+      cell: (f: NonNullable<AttackSection['rows'][number]['byConfiguration'][string]>) => string,
+    ) =>
+      names.map((name) => {
+        const f = row.byConfiguration[name];
+        return f === undefined ? '–' : cell(f);
+      });
+    table.push([
+      row.attack,
+      each((f) => `${fixed(f.peakRssMb, 0)}${f.killedAtCeiling ? ' (killed)' : ''}`).join(' / '),
+      each((f) => `${fixed(f.probeDuring.p50Ms)} / ${fixed(f.probeDuring.p99Ms)}`).join(' | '),
+      each((f) => `${f.probeDuring.errors} of ${f.probeDuring.calls}`).join(' / '),
+      each((f) => (f.alive ? fixed(f.recoveryMs ?? NaN, 0) : 'dead')).join(' / '),
+      each((f) => `before p99 ${fixed(f.probeBefore.p99Ms)} ms${outcomeNote(f.report)}`).join(
+        ' / ',
+      ),
+    ]);
+  }
+  const envs = section.configurations
+    .map(
+      (c) =>
+        `${c.name}: ${
+          Object.entries(c.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ') || '(no extra env)'
+        }`,
+    )
+    .join('; ');
+  return `${table.toString()}
+${envs}`;
+}
+
+/** What the overload burst's calls got, when the report is one. */
+function outcomeNote(report: unknown): string {
+  const r = report as Partial<OverloadReport>;
+  if (r.ok === undefined || r.refused === undefined || r.deadlineExceeded === undefined) return '';
+  return (
+    `; ok ${r.ok.count} (p99 ${fixed(r.ok.p99Ms, 0)} ms), refused ${r.refused.count} ` +
+    `(p99 ${fixed(r.refused.p99Ms, 0)} ms), past deadline ${r.deadlineExceeded.count}`
+  );
 }

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { runAttacks } from './attacks';
 import { canonicalDataset, syntheticDataset, type Dataset } from './datasets';
 import { startScriptNodeFlags } from './node-flags';
 import { repoRoot } from './paths';
@@ -47,6 +48,12 @@ interface Options {
   contenders: string[];
   /** Extra contenders: another build of the server (its repository root), as name → root. */
   variants: Map<string, string>;
+  /** Also run the attack section (bench/attacks.ts). */
+  attacks: boolean;
+  /** Only the attack section. */
+  attacksOnly: boolean;
+  /** Database size the attacks run against. */
+  attackSize: number;
 }
 
 const log = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
@@ -101,6 +108,15 @@ function parseOptions(): Options {
       [] as string[],
     )
     .option(
+      '--attacks',
+      'also attack the server with hostile clients, protections on and off',
+      false,
+    )
+    .option('--attacks-only', 'run only the attack section', false)
+    .option('--attack-size <n>', 'database size for the attacks (default 100k)', (v) =>
+      parseSize(v),
+    )
+    .option(
       '--out <dir>',
       'where the JSON report is written',
       path.join(repoRoot(), 'bench', 'results'),
@@ -122,6 +138,9 @@ function parseOptions(): Options {
     serverNodeOptions: string;
     contenders?: string;
     variant: string[];
+    attacks: boolean;
+    attacksOnly: boolean;
+    attackSize?: number;
   }>();
   const variants = new Map<string, string>();
   for (const spec of o.variant) {
@@ -153,6 +172,9 @@ function parseOptions(): Options {
       .map((name) => name.trim())
       .filter(Boolean),
     variants,
+    attacks: o.attacks || o.attacksOnly,
+    attacksOnly: o.attacksOnly,
+    attackSize: o.attackSize ?? 100_000,
   };
 }
 
@@ -287,6 +309,7 @@ function startOurs(
   options: Options,
   env: Record<string, string> = {},
   root?: string,
+  fdLimit?: number,
 ): Promise<BenchServer> {
   return BenchServer.start({
     ...(root === undefined ? {} : { script: path.join(root, 'dist', 'main.js') }),
@@ -298,6 +321,7 @@ function startOurs(
     nodeFlags: options.serverNodeFlags,
     env,
     ...(options.pin ? { cpu: SERVER_CPU } : {}),
+    ...(fdLimit === undefined ? {} : { fdLimit }),
   });
 }
 
@@ -596,6 +620,31 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
   return result;
 }
 
+/** The comparison, the paired scaling phases and the per-size figures. */
+async function runMain(
+  datasets: Dataset[],
+  pool: WorkerPool,
+  options: Options,
+  report: BenchReport,
+): Promise<void> {
+  const canonical = datasets.find((d) => d.size === 100) ?? canonicalDataset();
+  const largest = datasets[datasets.length - 1]!;
+  if (options.compare) report.comparison = await compare(canonical, pool, options);
+  if (datasets.length > 1) {
+    report.paired = await paired(datasets[0]!, largest, pool, options);
+  }
+  // Without --full, only the largest size runs: readiness, RSS and the memory scenarios.
+  for (const dataset of options.full ? datasets : [largest]) {
+    const isLargest = dataset === largest;
+    report.sizes.push(
+      await runSize(dataset, pool, options, {
+        phases: options.full,
+        memory: isLargest && options.memory,
+      }),
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
   const started = Date.now();
@@ -621,25 +670,18 @@ async function main(): Promise<void> {
   };
   const pool = new WorkerPool(options.workers, options.pin ? LOAD_CPU : undefined);
   try {
-    const datasets = options.sizes.map((size) => {
+    const datasets = (options.attacksOnly ? [] : options.sizes).map((size) => {
       if (size === 100) return canonicalDataset();
       log(`preparing ${size} features`);
       return syntheticDataset(size);
     });
-    const canonical = datasets.find((d) => d.size === 100) ?? canonicalDataset();
-    const largest = datasets[datasets.length - 1]!;
-    if (options.compare) report.comparison = await compare(canonical, pool, options);
-    if (datasets.length > 1) {
-      report.paired = await paired(datasets[0]!, largest, pool, options);
-    }
-    // Without --full, only the largest size runs: readiness, RSS and the memory scenarios.
-    for (const dataset of options.full ? datasets : [largest]) {
-      const isLargest = dataset === largest;
-      report.sizes.push(
-        await runSize(dataset, pool, options, {
-          phases: options.full,
-          memory: isLargest && options.memory,
-        }),
+    if (!options.attacksOnly) await runMain(datasets, pool, options, report);
+    if (options.attacks) {
+      const dataset = syntheticDataset(options.attackSize);
+      report.attacks = await runAttacks(
+        dataset,
+        (env) => startOurs(dataset, options, { ...env, METRICS: 'false' }, undefined, 65_536),
+        { quick: options.quick, log },
       );
     }
   } finally {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { withFdLimit } from '../test/helpers/process';
 import { repoRoot } from './paths';
 
 /** Scheduler ticks per second, for /proc/<pid>/stat CPU times. */
@@ -34,6 +35,8 @@ export interface ServerOptions {
   readyTimeoutMs: number;
   /** NODE_OPTIONS for the server process; empty for none. */
   nodeOptions: string;
+  /** Raise the process's open-files limit to this (or to the hard limit, if lower). Default: inherited. */
+  fdLimit?: number;
 }
 
 /** The real server (`node dist/main.js`) as a child process on loopback. */
@@ -62,10 +65,14 @@ export class BenchServer {
       options.script ?? path.join(repoRoot(), 'dist', 'main.js'),
     ];
     // taskset execs node in place (same pid), and every thread node starts inherits the CPU.
-    const [command, commandArgs] =
+    const [pinned, pinnedArgs] =
       options.cpu === undefined
         ? [process.execPath, args]
         : ['taskset', ['-c', String(options.cpu), process.execPath, ...args]];
+    const [command, commandArgs] =
+      options.fdLimit === undefined
+        ? [pinned, pinnedArgs]
+        : withFdLimit(options.fdLimit, pinned, pinnedArgs);
     const child = spawn(command, commandArgs, {
       env: {
         PATH: process.env['PATH'] ?? '',

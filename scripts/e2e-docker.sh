@@ -3,9 +3,12 @@
 # builds the image, brings docker-compose.yml up with 3 replicas and Redis, waits until they are
 # healthy, checks RouteChat notes are shared across replicas, calls them from the host and through the compose client, scrapes every replica's metrics
 # (directly and through Prometheus), checks the runtime hardening, stops the stack and checks
-# that every replica exited 0 within its grace period. Bounded in time; always tears down.
+# that every replica exited 0 within its grace period; then runs the image alone with 256 MiB on
+# a generated 100,000-feature database under the stalled-reader attack (scripts/e2e-attack.js)
+# and checks it is not OOM-killed and still answers. Bounded in time; always tears down.
 #
-# Environment: E2E_TIMEOUT_S (whole run, default 1500), E2E_PROJECT (compose project name).
+# Environment: E2E_TIMEOUT_S (whole run, default 1500), E2E_PROJECT (compose project name),
+# E2E_ATTACK_STREAMS (stalled streams of the memory step, default 10000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +20,9 @@ HOST_PORTS=(50051 50052 50053)
 METRICS_PORT=9464
 GRACE_S=15 # docker-compose.yml stop_grace_period
 NODE=/nodejs/bin/node
+ATTACK_PORT=50061 # the memory-limited container, on 127.0.0.1
+ATTACK_STREAMS=${E2E_ATTACK_STREAMS:-10000}
+ATTACK_MEMORY=256m
 
 passed=()
 log() { printf 'e2e: %s\n' "$*"; }
@@ -41,6 +47,7 @@ compose() { "${compose_cmd[@]}" "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/routeguide-e2e.XXXXXX")
 watchdog=
+attack_c= # the memory-limited container, once started
 engine=   # set once the docker engine answered: only then is there anything to show or tear down
 cleanup() {
   local status=$?
@@ -54,7 +61,9 @@ cleanup() {
       log "failed (exit $status); state before teardown:"
       timeout 30 "${compose_cmd[@]}" ps || true
       timeout 30 "${compose_cmd[@]}" logs --no-color --tail 40 || true
+      [[ -z $attack_c ]] || timeout 30 docker logs --tail 40 "$attack_c" || true
     fi
+    [[ -z $attack_c ]] || timeout 60 docker rm -f "$attack_c" >/dev/null 2>&1 || true
     log "tearing down project $PROJECT"
     timeout 120 "${compose_cmd[@]}" down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
   fi
@@ -273,6 +282,46 @@ for c in "${replicas[@]}"; do
   [[ $state == 'exited 0 false' ]] || fail "replica $c after stop: $state (want exited 0)"
 done
 pass "compose stop finished in ${stop_ms} ms (< ${GRACE_S}s grace); every replica exited 0 on SIGTERM"
+
+# --- 256 MiB under hostile clients: stalled readers --------------------------------------------
+# The image alone, memory-limited like a small pod, on a generated 100,000-feature database
+# (mounted read-only), attacked from the host: ListFeatures streams over the whole world whose
+# client never reads, held, then abandoned. The kernel's OOM killer is the judge.
+db="$work/features-100k.json"
+npm run --silent bench:generate -- --count 100k --out "$db" >/dev/null 2>&1 || fail "generating the 100k database"
+chmod 0644 "$db"
+docker rm -f "${PROJECT}-attack" >/dev/null 2>&1 || true
+attack_c=$(docker run -d --name "${PROJECT}-attack" --memory "$ATTACK_MEMORY" --memory-swap "$ATTACK_MEMORY" \
+  --read-only -p "127.0.0.1:$ATTACK_PORT:50051" -v "$db:/data/features.json:ro" \
+  -e FEATURES_FILE=/data/features.json -e MEMORY_LIMIT_BYTES=268435456 -e METRICS=false \
+  "$IMAGE") || fail "docker run --memory $ATTACK_MEMORY"
+deadline=$(($(date +%s) + 120))
+until [[ $(docker inspect -f '{{.State.Health.Status}}' "$attack_c") == healthy ]]; do
+  (($(date +%s) <= deadline)) || fail "memory-limited container not healthy after 120s: $(docker inspect -f '{{json .State}}' "$attack_c")"
+  sleep 2
+done
+peak_mem() { # the container's peak memory (cgroup v2 memory.peak, else current usage), for the log
+  docker exec "$attack_c" "$NODE" -e '
+    const fs = require("fs");
+    const read = (f) => { try { return Number(fs.readFileSync(f, "utf8")); } catch { return NaN; } };
+    const peak = read("/sys/fs/cgroup/memory.peak");
+    const now = read("/sys/fs/cgroup/memory.current");
+    process.stdout.write(`${Number.isNaN(peak) ? "?" : (peak / 2 ** 20).toFixed(0)} MiB peak, ${Number.isNaN(now) ? "?" : (now / 2 ** 20).toFixed(0)} MiB now`);' 2>/dev/null || echo '?'
+}
+log "memory-limited container healthy ($(peak_mem)); attacking with $ATTACK_STREAMS stalled streams"
+attack=$(timeout 120 node scripts/e2e-attack.js "127.0.0.1:$ATTACK_PORT" "$ATTACK_STREAMS" 20 10000) ||
+  log "the attack itself failed (the container may have gone): ${attack:-no output}"
+log "attack: ${attack:-none}"
+sleep 3 # the server's clean-up after the attacker vanished
+state=$(docker inspect -f '{{.State.OOMKilled}} {{.State.Running}} {{.RestartCount}}' "$attack_c")
+[[ $state == 'false true 0' ]] ||
+  fail "under $ATTACK_STREAMS stalled streams with $ATTACK_MEMORY the container ended 'OOMKilled Running RestartCount' = '$state'"
+log "after the attack: $(peak_mem)"
+timeout 30 node dist/client/cli.js get 407838351 -746143763 --target "127.0.0.1:$ATTACK_PORT" --json >/dev/null ||
+  fail "GetFeature on the memory-limited container after the attack"
+pass "$ATTACK_MEMORY container survives $ATTACK_STREAMS stalled ListFeatures streams over 100k features (not OOM-killed, still serves GetFeature)"
+docker rm -f "$attack_c" >/dev/null 2>&1 || true
+attack_c=
 
 log "summary: image $IMAGE ${size_mb} MB, built in ${build_s}s; stop ${stop_ms} ms"
 log "${#passed[@]} checks passed"

@@ -23,15 +23,36 @@ export interface ServerProcess {
 }
 
 /**
+ * Runs `command args…` through bash with the open-files limit raised to `fdLimit`, or to the
+ * hard limit when that is lower: only the child gets it. `exec` keeps the pid the command's.
+ */
+export function withFdLimit(
+  fdLimit: number,
+  command: string,
+  args: readonly string[],
+): [string, string[]] {
+  const script =
+    'n=$0; h=$(ulimit -Hn); if [ "$h" != unlimited ] && [ "$h" -lt "$n" ]; then n=$h; fi; ' +
+    'ulimit -n "$n" && exec "$@"';
+  return ['bash', ['-c', script, String(fdLimit), command, ...args]];
+}
+
+/**
  * Spawns `node dist/main.js` on loopback with the given extra environment; `nodeArgs` go before
- * the script (e.g. `--require` of a test-only preload).
+ * the script (e.g. `--require` of a test-only preload); `fdLimit` raises the child's open-files
+ * limit (see {@link withFdLimit}).
  */
 export function spawnServer(
   env: Record<string, string> = {},
-  options: { nodeArgs?: readonly string[] } = {},
+  options: { nodeArgs?: readonly string[]; fdLimit?: number } = {},
 ): ServerProcess {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), MAIN_JS], {
+  const args = [...(options.nodeArgs ?? []), MAIN_JS];
+  const [command, commandArgs] =
+    options.fdLimit === undefined
+      ? [process.execPath, args]
+      : withFdLimit(options.fdLimit, process.execPath, args);
+  const child = spawn(command, commandArgs, {
     env: {
       PATH: process.env['PATH'] ?? '',
       HOST: '127.0.0.1',

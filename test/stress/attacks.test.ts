@@ -1,0 +1,185 @@
+/**
+ * Hostile and heavy clients against the real server process (`node dist/main.js`) on a
+ * generated 100,000-feature database, configured as a 256 MiB container would be. Each attack
+ * gets a fresh server; each must leave it alive, within its memory, serving a well-behaved
+ * client, and idle once the attacker has gone. Figures are printed for every attack.
+ *
+ * ATTACK_FEATURES and ATTACK_SCALE (a factor on every count) shrink the run for a quick look.
+ */
+import { syntheticDataset } from '../../bench/datasets';
+import { describeAttack, measureAttack, type AttackFigures } from '../helpers/attack-run';
+import {
+  idleSockets,
+  overloadBurst,
+  rapidReset,
+  stalledReaders,
+  vanishMidStream,
+  type Attack,
+} from '../helpers/attacks';
+import { MB } from '../helpers/process-meter';
+import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
+
+const FEATURES = Number(process.env['ATTACK_FEATURES'] ?? 100_000);
+const SCALE = Number(process.env['ATTACK_SCALE'] ?? 1);
+const scaled = (n: number): number => Math.max(1, Math.round(n * SCALE));
+
+/** The container's memory limit, told to the server as it would be in a 256 MiB container. */
+const MEMORY_LIMIT_BYTES = 256 * MB;
+/** Peak RSS the server must stay within under any attack. */
+const RSS_LIMIT_MB = 200;
+/** Above this RSS the server is killed, as the container's OOM killer would have done long before. */
+const RSS_CEILING_BYTES = 768 * MB;
+/** Server CPU allowed in the 2 s after the attacker's last socket closed. */
+const CPU_AFTER_LIMIT_MS = 200;
+/** The probe's p99 during an attack may be this many times its p99 just before … */
+const PROBE_P99_FACTOR = 10;
+/**
+ * … but never needs to be under this: loopback baselines are tiny, and the attacker shares the
+ * test process (and the machine's two cores) with the probe.
+ */
+const PROBE_P99_FLOOR_MS = 200;
+
+describe('attacks on the server process', () => {
+  const dataset = syntheticDataset(FEATURES);
+  let server: ServerProcess | undefined;
+
+  async function start(): Promise<{ address: string; pid: number }> {
+    server = spawnServer(
+      {
+        FEATURES_FILE: dataset.file,
+        MEMORY_LIMIT_BYTES: String(MEMORY_LIMIT_BYTES),
+        METRICS: 'false',
+      },
+      { fdLimit: 65_536 },
+    );
+    const port = await servingPort(server, 60_000);
+    return { address: `127.0.0.1:${port}`, pid: server.child.pid! };
+  }
+
+  afterEach(async () => {
+    server?.kill();
+    await server?.exited;
+    server = undefined;
+  });
+
+  async function run<R extends { closedAt: number }>(
+    name: string,
+    attack: (address: string) => Promise<Attack<R>> | Attack<R>,
+    holdMs: number,
+  ): Promise<AttackFigures<R>> {
+    const { address, pid } = await start();
+    const figures = await measureAttack({
+      address,
+      pid,
+      start: async () => attack(address),
+      holdMs,
+      rssCeilingBytes: RSS_CEILING_BYTES,
+    });
+    console.log(describeAttack(name, figures));
+    return figures;
+  }
+
+  /** What every attack must leave behind. */
+  function expectSurvived(figures: AttackFigures<unknown>, probeBound = true): void {
+    expect(figures.killedAtCeiling).toBe(false);
+    expect(figures.alive).toBe(true);
+    expect(figures.peakRssMb).toBeLessThanOrEqual(RSS_LIMIT_MB);
+    if (probeBound) {
+      const { probeBefore: before, probeDuring: during } = figures;
+      expect(during.calls).toBeGreaterThan(0);
+      // A few refusals (a new connection turned away while the caps are full) are tolerated.
+      expect(during.errors).toBeLessThanOrEqual(Math.max(1, 0.05 * during.calls));
+      expect(during.p99Ms).toBeLessThanOrEqual(
+        Math.max(PROBE_P99_FACTOR * before.p99Ms, PROBE_P99_FLOOR_MS),
+      );
+    }
+    expect(figures.cpuAfterMs).toBeLessThanOrEqual(CPU_AFTER_LIMIT_MS);
+    expect(figures.probeAfter.calls).toBeGreaterThan(0);
+    expect(figures.probeAfter.errors).toBe(0);
+    expect(server!.stderr()).not.toMatch(/unhandled|uncaught/i);
+  }
+
+  it('survives 2,000 whole-world ListFeatures whose client never reads, then vanishes', async () => {
+    const figures = await run(
+      'stalled readers 2,000',
+      (address) => stalledReaders(address, { streams: scaled(2000), connections: 20 }),
+      5000,
+    );
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('survives 10,000 stalled streams over 20 connections', async () => {
+    const figures = await run(
+      'stalled readers 10,000',
+      (address) => stalledReaders(address, { streams: scaled(10_000), connections: 20 }),
+      5000,
+    );
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('survives clients that vanish mid-stream, round after round', async () => {
+    const figures = await run(
+      'vanish mid-stream',
+      (address) =>
+        vanishMidStream(address, {
+          connections: 20,
+          streamsPerConnection: scaled(50),
+          maxRounds: 50,
+        }),
+      5000,
+    );
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('survives 10,000 connections that never send the HTTP/2 preface', async () => {
+    const figures = await run(
+      'preface-less sockets',
+      (address) => idleSockets(address, { count: scaled(10_000) }),
+      8000,
+    );
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('survives 2,000 connections sending their handshake one byte at a time', async () => {
+    const figures = await run(
+      'slow handshakes',
+      (address) => idleSockets(address, { count: scaled(2000), byteIntervalMs: 200 }),
+      8000,
+    );
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('cuts off an HTTP/2 rapid reset and keeps serving', async () => {
+    const figures = await run(
+      'rapid reset',
+      (address) => rapidReset(address, { maxStreams: 20_000, maxMs: 10_000 }),
+      10_000,
+    );
+    expect(figures.report.cutOff).toBe(true);
+    expect(figures.report.streamsBeforeCutOff).toBeLessThanOrEqual(10_000);
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('refuses calls beyond capacity quickly instead of queueing them past their deadlines', async () => {
+    const deadlineMs = 5000;
+    const figures = await run(
+      'overload burst',
+      (address) => overloadBurst(address, { calls: scaled(2000), connections: 4, deadlineMs }),
+      deadlineMs + 5000,
+    );
+    const { ok, refused, deadlineExceeded, other, calls } = figures.report;
+    expect(other).toEqual({});
+    expect(ok.count + refused.count + deadlineExceeded.count).toBe(calls);
+    // Load beyond capacity is shed, not queued until it expires.
+    expect(deadlineExceeded.count).toBeLessThanOrEqual(0.01 * calls);
+    expect(refused.count).toBeGreaterThan(0);
+    // Accepted calls are served promptly; refusals come back at once.
+    expect(ok.count).toBeGreaterThan(0);
+    expect(ok.p99Ms).toBeLessThanOrEqual(deadlineMs / 4);
+    expect(refused.p99Ms).toBeLessThanOrEqual(
+      Math.max(PROBE_P99_FACTOR * figures.probeBefore.p99Ms, 250),
+    );
+    // The probe is part of the overload; only its recovery is asserted.
+    expectSurvived(figures, false);
+  }, 120_000);
+});
