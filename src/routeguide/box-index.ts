@@ -263,6 +263,8 @@ export class BoxCursor {
       }
       if (size === cap) break;
     }
+    // Blocks inside the box need no buffer; one is allocated when a block has to be queried.
+    this.buffer = new Uint32Array(0);
     this.phase = 'blocks';
     return false;
   }
