@@ -1,4 +1,4 @@
-import KDBush from 'kdbush';
+import { BoxIndex, type BoxCursor, type BoxIndexOptions } from './box-index';
 import { EncodedFeatures } from './feature-wire';
 import { NameTableBuilder, type NameTable } from './name-table';
 import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
@@ -40,10 +40,12 @@ const EMPTY_SLOT = 0;
  * The immutable, indexed feature database.
  *
  * Coordinates live in typed arrays, names as UTF-8 in one buffer (NameTable), every feature's
- * protobuf encoding in another (EncodedFeatures), and both indexes are flat typed arrays, so a million features cost tens of megabytes outside the JS heap rather
- * than a million small objects:
+ * protobuf encoding in another (EncodedFeatures), and both indexes are flat typed arrays, so a
+ * million features cost tens of megabytes outside the JS heap rather than a million small
+ * objects:
  * - exact lookups go through an open-addressing hash table (`slots` holds index + 1);
- * - box queries go through a static k-d tree (kdbush) over integer coordinates.
+ * - box queries go through static k-d trees (kdbush) over integer coordinates, one over every
+ *   feature and one per block of database order (BoxIndex), answered by a lazy cursor.
  * An entry's index is its position in the source file ("database order").
  */
 export class FeatureDatabase {
@@ -52,10 +54,15 @@ export class FeatureDatabase {
   private readonly names: NameTable;
   private readonly slots: Int32Array;
   private readonly slotMask: number;
-  private readonly spatial: KDBush | undefined;
+  private readonly spatial: BoxIndex;
   private readonly encoded: EncodedFeatures;
 
-  private constructor(latitudes: Int32Array, longitudes: Int32Array, names: NameTable) {
+  private constructor(
+    latitudes: Int32Array,
+    longitudes: Int32Array,
+    names: NameTable,
+    spatialOptions: BoxIndexOptions = {},
+  ) {
     this.latitudes = latitudes;
     this.longitudes = longitudes;
     this.names = names;
@@ -69,15 +76,17 @@ export class FeatureDatabase {
     this.slotMask = capacity - 1;
     for (let i = 0; i < count; i++) this.insertSlot(i);
 
-    if (count > 0) {
-      const index = new KDBush(count, 64, Int32Array);
-      for (let i = 0; i < count; i++) index.add(longitudes[i]!, latitudes[i]!);
-      this.spatial = index.finish();
-    }
+    this.spatial = new BoxIndex(latitudes, longitudes, count, spatialOptions);
   }
 
-  /** Builds a database from features in database order. Inputs are assumed valid. */
-  static fromFeatures(features: readonly Feature[]): FeatureDatabase {
+  /**
+   * Builds a database from features in database order. Inputs are assumed valid. `spatial`
+   * tunes the box index (tests and benchmarks; the defaults serve).
+   */
+  static fromFeatures(
+    features: readonly Feature[],
+    spatial: BoxIndexOptions = {},
+  ): FeatureDatabase {
     const latitudes = new Int32Array(features.length);
     const longitudes = new Int32Array(features.length);
     const names = new NameTableBuilder();
@@ -86,7 +95,7 @@ export class FeatureDatabase {
       longitudes[i] = feature.location.longitude;
       names.add(feature.name);
     });
-    return new FeatureDatabase(latitudes, longitudes, names.build());
+    return new FeatureDatabase(latitudes, longitudes, names.build(), spatial);
   }
 
   /** Builds a database from parallel columns in database order. Inputs are assumed valid. */
@@ -150,17 +159,31 @@ export class FeatureDatabase {
     return this.indexOf(point.latitude, point.longitude) >= 0;
   }
 
-  /** Database indexes of every feature inside the inclusive box, in database order. */
+  /**
+   * A lazy query for the features inside the inclusive box: its `next()` yields their database
+   * indexes in database order, holding one block of hits at a time whatever the box (see
+   * BoxIndex). Creating it does no work.
+   */
+  cursorWithin(box: GeoBox): BoxCursor {
+    return this.spatial.cursor(box);
+  }
+
+  /**
+   * Database indexes of every feature inside the inclusive box, in database order, all at once
+   * (a drained {@link cursorWithin}; the service streams from a cursor instead).
+   */
   indexesWithin(box: GeoBox): Uint32Array {
-    if (this.spatial === undefined) return new Uint32Array(0);
-    const found = this.spatial.range(
-      box.minLongitude,
-      box.minLatitude,
-      box.maxLongitude,
-      box.maxLatitude,
-    );
-    // kdbush yields tree order; a typed-array sort restores database order cheaply.
-    return Uint32Array.from(found).sort();
+    const cursor = this.cursorWithin(box);
+    const found: number[] = [];
+    while (!cursor.done) {
+      for (let index = cursor.next(); index >= 0; index = cursor.next()) found.push(index);
+    }
+    return Uint32Array.from(found);
+  }
+
+  /** Bytes held by the spatial index (part of the database's memory). */
+  get spatialBytes(): number {
+    return this.spatial.byteLength;
   }
 
   private insertSlot(index: number): void {

@@ -7,6 +7,7 @@ import type { Feature as FeatureMessage } from '../generated/routeguide/Feature'
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
 import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
 import type { Logger } from '../observability/logging';
+import type { BoxCursor } from './box-index';
 import type { FeatureDatabase } from './features';
 import { encodeFeature } from './feature-wire';
 import { boxFromCorners, isValidPoint, validatePoint } from './geo';
@@ -31,43 +32,77 @@ export interface RouteGuideServiceDeps {
 }
 
 /**
- * Writes features by database index, as the bytes encoded at load, in batches of about
+ * Writes the features a box cursor yields, as the bytes encoded at load, in batches of about
  * `batchBytes`. After a batch, if `write()` reported a full buffer, it waits for `drain`. grpc-js
  * calls its buffer full at 16 messages, a few hundred bytes of features, so waiting each time
  * it says so would cost an event-loop turn, and a socket write, per 16 features. A stalled
- * reader therefore holds at most one batch (plus one feature) in the stream's buffer. The pump
- * stops as soon as the call is cancelled or its deadline passes. A fault while writing (now or
- * in a later batch, after a `drain`) ends the call with INTERNAL instead of escaping into the
- * event loop.
+ * reader therefore holds at most one batch (plus one feature) in the stream's buffer.
+ *
+ * The query runs only as features are taken: each step takes at most one batch from the cursor
+ * (or one cursor step of blocks without a hit, then yields the event loop), and before each batch
+ * checks that the call is still wanted. Once it is cancelled (the client cancelled or went away)
+ * or its deadline has passed, the pump does no more work and drops its listeners, so nothing
+ * holds the cursor or the call. A fault while writing (now or in a later batch, after a `drain`)
+ * ends the call with INTERNAL instead of escaping into the event loop.
  */
 function streamFeatures(
   call: ServerWritableStream<unknown, FeatureMessage>,
   features: FeatureDatabase,
-  indexes: Uint32Array,
+  cursor: BoxCursor,
   batchBytes: number,
   fail: (error: unknown) => void,
 ): void {
-  let next = 0;
-  const pump = (): void => {
+  const deadline = deadlineMs(call.getDeadline());
+  let stopped = false;
+  let resume: NodeJS.Immediate | undefined;
+  const stop = (): void => {
+    stopped = true;
+    call.removeListener('drain', pump);
+    call.removeListener('cancelled', stop);
+    if (resume !== undefined) clearImmediate(resume);
+  };
+  const later = (): void => {
+    resume = setImmediate(() => {
+      resume = undefined;
+      pump();
+    });
+  };
+  function pump(): void {
+    if (stopped) return;
+    if (call.cancelled || Date.now() >= deadline) return stop();
     try {
       let batch = 0;
-      while (next < indexes.length) {
-        if (call.cancelled) return;
-        const bytes = features.encodedAt(indexes[next++]!);
+      for (;;) {
+        const index = cursor.next();
+        if (index < 0) {
+          if (!cursor.done) return later();
+          stop();
+          call.end();
+          return;
+        }
+        const bytes = features.encodedAt(index);
         batch += bytes.length;
         if (!call.write(preEncoded<FeatureMessage>(bytes)) && batch >= batchBytes) {
           call.once('drain', pump);
           return;
         }
+        if (batch >= batchBytes) {
+          if (call.cancelled || Date.now() >= deadline) return stop();
+          batch = 0;
+        }
       }
-      call.end();
     } catch (error) {
-      call.removeListener('drain', pump);
+      stop();
       fail(error);
     }
-  };
-  call.once('cancelled', () => call.removeListener('drain', pump));
+  }
+  call.once('cancelled', stop);
   pump();
+}
+
+/** A call's deadline in epoch ms (grpc-js gives a Date or a number; Infinity when none). */
+function deadlineMs(deadline: Date | number): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
 }
 
 /** Resolves when the stream can take more writes, or once it is cancelled or closed. */
@@ -191,7 +226,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           validatePoint(call.request.lo, 'lo'),
           validatePoint(call.request.hi, 'hi'),
         );
-        streamFeatures(call, features, features.indexesWithin(box), listBatchBytes, (error) =>
+        streamFeatures(call, features, features.cursorWithin(box), listBatchBytes, (error) =>
           call.emit('error', fail(error, 'ListFeatures')),
         );
       } catch (error) {

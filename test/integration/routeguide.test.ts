@@ -332,7 +332,7 @@ describe('RouteGuide over gRPC', () => {
       expect(logged).toMatchObject({ level: 'error', method: 'GetFeature' });
       expect((logged?.['err'] as { message: string }).message).toBe('disk on fire');
 
-      db.indexesWithin = () => {
+      db.cursorWithin = () => {
         throw new Error('index broken');
       };
       expect((await statusOf(listFeatures(server.client, WHOLE_DB))).code).toBe(
