@@ -34,5 +34,7 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "dist/healthcheck.js"]
 # Exec form: Node is PID 1 and receives SIGTERM itself, so graceful shutdown runs.
 ENTRYPOINT ["/nodejs/bin/node"]
-# Node flags, if any, go before the script, the same as `npm start`'s (test/unit/node-flags.test.ts).
-CMD ["dist/main.js"]
+# Node flags go before the script, the same as `npm start`'s (test/unit/node-flags.test.ts).
+# --max-semi-space-size=16: Node 24's larger default young generation held ~85 MB more RSS after
+# a GetFeature load (283 vs 198 MB; Node 22 with its defaults: 207 MB).
+CMD ["--max-semi-space-size=16", "dist/main.js"]

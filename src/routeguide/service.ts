@@ -3,6 +3,7 @@ import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import { toServiceError, toStatusObject, type RpcError } from '../grpc/errors';
 import { preEncoded } from '../grpc/pre-encoded';
 import { limitReadAhead } from '../grpc/read-ahead';
+import { MESSAGE_OVERHEAD_BYTES } from '../grpc/write-behind';
 import type { Feature as FeatureMessage } from '../generated/routeguide/Feature';
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
 import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
@@ -24,9 +25,11 @@ export interface RouteGuideServiceDeps {
   readonly notes: NotesStore;
   readonly logger: Logger;
   /**
-   * ListFeatures writes this many bytes of features before it waits for the stream to drain.
-   * This bounds what a stalled reader holds in the server's write buffer. Default: 16 KiB
-   * ({@link DEFAULT_LIST_BATCH_BYTES}), a canonical database's whole box in one batch.
+   * ListFeatures writes this many bytes of features before it waits for the stream to drain,
+   * each feature counted with what a queued message costs beyond its bytes
+   * (`MESSAGE_OVERHEAD_BYTES`). This bounds what a stalled reader holds in the server's write
+   * buffer. Default: 16 KiB
+   * ({@link DEFAULT_LIST_BATCH_BYTES}).
    */
   readonly listBatchBytes?: number;
 }
@@ -81,7 +84,7 @@ function streamFeatures(
           return;
         }
         const bytes = features.encodedAt(index);
-        batch += bytes.length;
+        batch += bytes.length + MESSAGE_OVERHEAD_BYTES;
         if (!call.write(preEncoded<FeatureMessage>(bytes)) && batch >= batchBytes) {
           call.once('drain', pump);
           return;

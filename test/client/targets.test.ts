@@ -28,9 +28,10 @@ describe('targetScheme', () => {
 });
 
 describe('defaultServiceConfig', () => {
-  it('is round robin with retries of the idempotent calls on UNAVAILABLE', () => {
+  it('is round robin with throttled retries of the idempotent calls on UNAVAILABLE', () => {
     expect(defaultServiceConfig()).toEqual({
       loadBalancingConfig: [{ round_robin: {} }],
+      retryThrottling: { maxTokens: 100, tokenRatio: 0.1 },
       methodConfig: [
         {
           name: [

@@ -1,5 +1,9 @@
 import type { ServerInterceptingCallInterface } from '@grpc/grpc-js';
-import { sendWriteBehind, type WriteBehindState } from '../../src/grpc/write-behind';
+import {
+  MESSAGE_OVERHEAD_BYTES as OVERHEAD,
+  sendWriteBehind,
+  type WriteBehindState,
+} from '../../src/grpc/write-behind';
 
 /** The next call down: records what was sent and completes writes when told to. */
 function transport() {
@@ -16,13 +20,15 @@ describe('sendWriteBehind', () => {
     const { next, writes } = transport();
     const state: WriteBehindState = { pendingBytes: 0 };
     const confirmed: number[] = [];
+    const window = 2 * (40 + OVERHEAD) + 20;
     for (let i = 0; i < 5; i++) {
-      sendWriteBehind(state, next, Buffer.alloc(40), () => confirmed.push(i), 100);
+      sendWriteBehind(state, next, Buffer.alloc(40), () => confirmed.push(i), window);
     }
-    // 40 + 40 fit in 100 bytes; the third and later wait for their own write.
+    // Two messages (40 bytes plus the per-message overhead each) fit; the third and later wait
+    // for their own write.
     expect(confirmed).toEqual([0, 1]);
     expect(writes).toHaveLength(5);
-    expect(state.pendingBytes).toBe(200);
+    expect(state.pendingBytes).toBe(5 * (40 + OVERHEAD));
 
     writes[0]!.complete();
     writes[1]!.complete();
@@ -35,7 +41,7 @@ describe('sendWriteBehind', () => {
     expect(state.pendingBytes).toBe(0);
 
     // The window is free again.
-    sendWriteBehind(state, next, Buffer.alloc(100), () => confirmed.push(5), 100);
+    sendWriteBehind(state, next, Buffer.alloc(100), () => confirmed.push(5), window);
     expect(confirmed).toContain(5);
   });
 
@@ -51,8 +57,8 @@ describe('sendWriteBehind', () => {
     {
       what: 'a message larger than the window',
       message: Buffer.alloc(101),
-      window: 100,
-      held: 101,
+      window: 100 + OVERHEAD,
+      held: 101 + OVERHEAD,
     },
     {
       what: 'a message that is not bytes (size unknown, as grpc-js does)',
@@ -64,7 +70,7 @@ describe('sendWriteBehind', () => {
       what: 'any message when the window is 0 (off)',
       message: Buffer.alloc(1),
       window: 0,
-      held: 1,
+      held: 1 + OVERHEAD,
     },
   ])('$what is confirmed only when written', ({ message, window, held }) => {
     const { next, writes } = transport();
