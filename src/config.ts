@@ -76,7 +76,7 @@ const schema = z
     KEEPALIVE_TIME_MS: positive.default(60_000),
     KEEPALIVE_TIMEOUT_MS: positive.default(20_000),
     MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
-    MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(1000),
+    MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(128),
     MAX_CONNECTIONS: positive.default(1000),
     CONNECTION_HANDSHAKE_TIMEOUT_MS: positive.default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
     CONNECTION_IDLE_TIMEOUT_MS: positive.default(DEFAULT_IDLE_TIMEOUT_MS),

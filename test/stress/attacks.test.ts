@@ -17,6 +17,7 @@ import {
   type Attack,
 } from '../helpers/attacks';
 import { MB } from '../helpers/process-meter';
+import { startScriptNodeFlags } from '../../bench/node-flags';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 
 const FEATURES = Number(process.env['ATTACK_FEATURES'] ?? 100_000);
@@ -50,7 +51,8 @@ describe('attacks on the server process', () => {
         MEMORY_LIMIT_BYTES: String(MEMORY_LIMIT_BYTES),
         METRICS: 'false',
       },
-      { fdLimit: 65_536 },
+      // The flags the server ships with (npm start, the image).
+      { fdLimit: 65_536, nodeArgs: startScriptNodeFlags() },
     );
     const port = await servingPort(server, 60_000);
     return { address: `127.0.0.1:${port}`, pid: server.child.pid! };
@@ -74,6 +76,9 @@ describe('attacks on the server process', () => {
       start: async () => attack(address),
       holdMs,
       rssCeilingBytes: RSS_CEILING_BYTES,
+      // A well-behaved client keeps its connection, as grpc-js and grpc-go channels do: a
+      // connection cap filled by an attacker turns away new connections, not established ones.
+      probe: { reconnectEveryMs: Number.POSITIVE_INFINITY },
     });
     console.log(describeAttack(name, figures));
     return figures;

@@ -38,7 +38,7 @@ describe('loadConfig', () => {
         keepaliveTimeMs: 60_000,
         keepaliveTimeoutMs: 20_000,
         maxReceiveMessageBytes: 1024 * 1024,
-        maxConcurrentStreams: 1000,
+        maxConcurrentStreams: 128,
         maxConnections: 1000,
         handshakeTimeoutMs: 5000,
         idleTimeoutMs: 300_000,
