@@ -25,12 +25,20 @@ export const PROTECTED_ENV: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
- * Environment that turns every protection against hostile and heavy clients off: the "without
- * protection" column. Each protection adds the switch that disables it here (call limits,
- * memory budget, handshake deadline, idle timeout, connection caps); today's server has none,
- * so it is empty and both columns run the same server.
+ * Environment that turns the configurable protections against hostile and heavy clients off: the
+ * "without protection" column (call limits, memory budget, HTTP/2 stream limit, handshake
+ * deadline, idle timeout, connection cap). The lazy ListFeatures walk and the write-behind
+ * window's per-message accounting are not settings and stay on.
  */
-export const UNPROTECTED_ENV: Readonly<Record<string, string>> = Object.freeze({});
+export const UNPROTECTED_ENV: Readonly<Record<string, string>> = Object.freeze({
+  MEMORY_LIMIT_BYTES: '0',
+  MAX_STREAMING_CALLS: '1000000',
+  MAX_STREAMING_CALLS_PER_CONNECTION: '1000000',
+  MAX_CONCURRENT_STREAMS: '1000000',
+  MAX_CONNECTIONS: '1000000',
+  CONNECTION_HANDSHAKE_TIMEOUT_MS: '3600000',
+  CONNECTION_IDLE_TIMEOUT_MS: '3600000',
+});
 
 /** Above this RSS an attacked server is killed (its container would have been OOM-killed long before). */
 export const RSS_CEILING_BYTES = 1024 * MB;
