@@ -120,6 +120,7 @@ async function main(): Promise<void> {
       loadMs,
       replica: config.replicaId,
       tracing: tracing.enabled,
+      memoryBudgetBytes: app.admission.memory?.limitBytes ?? 'none',
     },
     'routeguide serving',
   );

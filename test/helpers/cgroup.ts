@@ -63,3 +63,42 @@ function cgroup(dir: string, version: 1 | 2): CpuQuotaCgroup {
     },
   };
 }
+
+/**
+ * Creates the memory cgroup `name` limited to `bytes`, as a container runtime does for a pod's
+ * memory limit: under the cgroup v2 root (memory.max) or the v1 memory controller
+ * (/sys/fs/cgroup/memory, memory.limit_in_bytes). A process in it that goes over is OOM-killed.
+ * Throws with what is missing when it cannot (needs root).
+ */
+export function createMemoryCgroup(bytes: number, name: string): CpuQuotaCgroup {
+  const problem = (what: string, error?: unknown): Error =>
+    new Error(
+      `cannot set up a memory cgroup (${what}${error ? `: ${(error as Error).message}` : ''}); ` +
+        'this test needs root and a writable cgroup v1 memory controller or cgroup v2 with the memory controller',
+    );
+  if (process.getuid?.() !== 0) throw problem(`running as uid ${process.getuid?.()}, not root`);
+  const v2Root = '/sys/fs/cgroup';
+  const v1Root = '/sys/fs/cgroup/memory';
+  try {
+    if (existsSync(path.join(v2Root, 'cgroup.controllers'))) {
+      const controllers = readFileSync(path.join(v2Root, 'cgroup.controllers'), 'utf8');
+      if (!/\bmemory\b/.test(controllers)) throw problem('cgroup v2 without the memory controller');
+      writeFileSync(path.join(v2Root, 'cgroup.subtree_control'), '+memory');
+      const dir = path.join(v2Root, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, 'memory.max'), String(bytes));
+      writeFileSync(path.join(dir, 'memory.swap.max'), '0');
+      return cgroup(dir, 2);
+    }
+    if (!existsSync(path.join(v1Root, 'memory.limit_in_bytes'))) {
+      throw problem('no cgroup v2 root and no cgroup v1 memory controller');
+    }
+    const dir = path.join(v1Root, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'memory.limit_in_bytes'), String(bytes));
+    return cgroup(dir, 1);
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('cannot set up')) throw error;
+    throw problem('writing the cgroup files failed', error);
+  }
+}

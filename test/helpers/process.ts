@@ -38,20 +38,36 @@ export function withFdLimit(
 }
 
 /**
+ * Runs `command args…` through sh as a member of the cgroup at `dir` from its first instruction
+ * on (it joins, then `exec`s the command: the pid stays the command's), as a container's process.
+ */
+export function inCgroup(
+  dir: string,
+  command: string,
+  args: readonly string[],
+): [string, string[]] {
+  return ['sh', ['-c', 'echo $$ >"$0/cgroup.procs" && exec "$@"', dir, command, ...args]];
+}
+
+/**
  * Spawns `node dist/main.js` on loopback with the given extra environment; `nodeArgs` go before
  * the script (e.g. `--require` of a test-only preload); `fdLimit` raises the child's open-files
- * limit (see {@link withFdLimit}).
+ * limit (see {@link withFdLimit}); `cgroupDir` runs it inside that cgroup (see {@link inCgroup}).
  */
 export function spawnServer(
   env: Record<string, string> = {},
-  options: { nodeArgs?: readonly string[]; fdLimit?: number } = {},
+  options: { nodeArgs?: readonly string[]; fdLimit?: number; cgroupDir?: string } = {},
 ): ServerProcess {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
   const args = [...(options.nodeArgs ?? []), MAIN_JS];
-  const [command, commandArgs] =
+  const [limited, limitedArgs] =
     options.fdLimit === undefined
       ? [process.execPath, args]
       : withFdLimit(options.fdLimit, process.execPath, args);
+  const [command, commandArgs] =
+    options.cgroupDir === undefined
+      ? [limited, limitedArgs]
+      : inCgroup(options.cgroupDir, limited, limitedArgs);
   const child = spawn(command, commandArgs, {
     env: {
       PATH: process.env['PATH'] ?? '',

@@ -1,6 +1,7 @@
 /**
  * Hostile and heavy clients against the real server process (`node dist/main.js`) on a
- * generated 100,000-feature database, configured as a 256 MiB container would be. Each attack
+ * generated 100,000-feature database, inside a memory cgroup of 256 MiB, the k8s manifest's limit:
+ * the server finds its budget there, and going over gets it OOM-killed, as in a container. Each attack
  * gets a fresh server; each must leave it alive, within its memory, serving a well-behaved
  * client, and idle once the attacker has gone. Figures are printed for every attack.
  *
@@ -8,16 +9,24 @@
  */
 import { syntheticDataset } from '../../bench/datasets';
 import { describeAttack, measureAttack, type AttackFigures } from '../helpers/attack-run';
-import { idleSockets, rapidReset, stalledReaders, type Attack } from '../helpers/attacks';
+import {
+  idleSockets,
+  overloadBurst,
+  rapidReset,
+  stalledReaders,
+  vanishMidStream,
+  type Attack,
+} from '../helpers/attacks';
 import { MB } from '../helpers/process-meter';
 import { startScriptNodeFlags } from '../../bench/node-flags';
+import { createMemoryCgroup, type CpuQuotaCgroup } from '../helpers/cgroup';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 
 const FEATURES = Number(process.env['ATTACK_FEATURES'] ?? 100_000);
 const SCALE = Number(process.env['ATTACK_SCALE'] ?? 1);
 const scaled = (n: number): number => Math.max(1, Math.round(n * SCALE));
 
-/** The container's memory limit, told to the server as it would be in a 256 MiB container. */
+/** The container's memory limit (k8s/deployment.yaml). */
 const MEMORY_LIMIT_BYTES = 256 * MB;
 /** Peak RSS the server must stay within under any attack. */
 const RSS_LIMIT_MB = 200;
@@ -36,18 +45,23 @@ const PROBE_P99_FLOOR_MS = 200;
 describe('attacks on the server process', () => {
   const dataset = syntheticDataset(FEATURES);
   let server: ServerProcess | undefined;
+  let container: CpuQuotaCgroup;
+
+  beforeAll(() => {
+    container = createMemoryCgroup(MEMORY_LIMIT_BYTES, `routeguide-attacks-${process.pid}`);
+  });
+
+  afterAll(() => container?.remove());
 
   async function start(): Promise<{ address: string; pid: number }> {
     server = spawnServer(
-      {
-        FEATURES_FILE: dataset.file,
-        MEMORY_LIMIT_BYTES: String(MEMORY_LIMIT_BYTES),
-        METRICS: 'false',
-      },
+      { FEATURES_FILE: dataset.file, METRICS: 'false' },
       // The flags the server ships with (npm start, the image).
-      { fdLimit: 65_536, nodeArgs: startScriptNodeFlags() },
+      { fdLimit: 65_536, nodeArgs: startScriptNodeFlags(), cgroupDir: container.dir },
     );
     const port = await servingPort(server, 60_000);
+    const serving = await server.waitForLog((line) => line['msg'] === 'routeguide serving');
+    expect(serving['memoryBudgetBytes']).toBe(MEMORY_LIMIT_BYTES);
     return { address: `127.0.0.1:${port}`, pid: server.child.pid! };
   }
 
@@ -115,6 +129,20 @@ describe('attacks on the server process', () => {
     expectSurvived(figures);
   }, 120_000);
 
+  it('survives clients that vanish mid-stream, round after round', async () => {
+    const figures = await run(
+      'vanish mid-stream',
+      (address) =>
+        vanishMidStream(address, {
+          connections: 20,
+          streamsPerConnection: scaled(50),
+          maxRounds: 50,
+        }),
+      5000,
+    );
+    expectSurvived(figures);
+  }, 120_000);
+
   it('survives 10,000 connections that never send the HTTP/2 preface', async () => {
     const figures = await run(
       'preface-less sockets',
@@ -142,5 +170,28 @@ describe('attacks on the server process', () => {
     expect(figures.report.cutOff).toBe(true);
     expect(figures.report.streamsBeforeCutOff).toBeLessThanOrEqual(10_000);
     expectSurvived(figures);
+  }, 120_000);
+
+  it('refuses calls beyond capacity quickly instead of queueing them past their deadlines', async () => {
+    const deadlineMs = 5000;
+    const figures = await run(
+      'overload burst',
+      (address) => overloadBurst(address, { calls: scaled(2000), connections: 4, deadlineMs }),
+      deadlineMs + 5000,
+    );
+    const { ok, refused, deadlineExceeded, other, calls } = figures.report;
+    expect(other).toEqual({});
+    expect(ok.count + refused.count + deadlineExceeded.count).toBe(calls);
+    // Load beyond capacity is shed, not queued until it expires.
+    expect(deadlineExceeded.count).toBeLessThanOrEqual(0.01 * calls);
+    expect(refused.count).toBeGreaterThan(0);
+    // Accepted calls finish well within their deadline, and so do refusals. Both include the
+    // time a call waits in the client for one of the connection's MAX_CONCURRENT_STREAMS slots,
+    // which is where 2,000 calls over 4 connections spend most of theirs.
+    expect(ok.count).toBeGreaterThan(0);
+    expect(ok.p99Ms).toBeLessThanOrEqual(deadlineMs / 2);
+    expect(refused.p99Ms).toBeLessThanOrEqual(deadlineMs / 2);
+    // The probe is part of the overload; only its recovery is asserted.
+    expectSurvived(figures, false);
   }, 120_000);
 });
