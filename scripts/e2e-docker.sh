@@ -293,7 +293,7 @@ chmod 0644 "$db"
 docker rm -f "${PROJECT}-attack" >/dev/null 2>&1 || true
 attack_c=$(docker run -d --name "${PROJECT}-attack" --memory "$ATTACK_MEMORY" --memory-swap "$ATTACK_MEMORY" \
   --read-only -p "127.0.0.1:$ATTACK_PORT:50051" -v "$db:/data/features.json:ro" \
-  -e FEATURES_FILE=/data/features.json -e MEMORY_LIMIT_BYTES=268435456 -e METRICS=false \
+  -e FEATURES_FILE=/data/features.json -e METRICS=false \
   "$IMAGE") || fail "docker run --memory $ATTACK_MEMORY"
 deadline=$(($(date +%s) + 120))
 until [[ $(docker inspect -f '{{.State.Health.Status}}' "$attack_c") == healthy ]]; do
@@ -308,7 +308,14 @@ peak_mem() { # the container's peak memory (cgroup v2 memory.peak, else current 
     const now = read("/sys/fs/cgroup/memory.current");
     process.stdout.write(`${Number.isNaN(peak) ? "?" : (peak / 2 ** 20).toFixed(0)} MiB peak, ${Number.isNaN(now) ? "?" : (now / 2 ** 20).toFixed(0)} MiB now`);' 2>/dev/null || echo '?'
 }
-log "memory-limited container healthy ($(peak_mem)); attacking with $ATTACK_STREAMS stalled streams"
+# The server finds its memory budget in the container's cgroup by itself.
+budget=$(docker logs "$attack_c" 2>&1 | node -e '
+  let text = ""; process.stdin.on("data", (d) => (text += d)).on("end", () => {
+    const line = text.split("\n").find((l) => l.includes("\"routeguide serving\""));
+    process.stdout.write(String(line ? JSON.parse(line).memoryBudgetBytes : "no serving line"));
+  });')
+[[ $budget == 268435456 ]] || fail "memory-limited container's budget: $budget (want the cgroup's 268435456)"
+log "memory-limited container healthy ($(peak_mem)), budget $budget bytes from its cgroup; attacking with $ATTACK_STREAMS stalled streams"
 attack=$(timeout 120 node scripts/e2e-attack.js "127.0.0.1:$ATTACK_PORT" "$ATTACK_STREAMS" 20 10000) ||
   log "the attack itself failed (the container may have gone): ${attack:-no output}"
 log "attack: ${attack:-none}"
