@@ -16,6 +16,10 @@ function markdownFiles(): string[] {
   return [path.join(ROOT, 'README.md'), path.join(ROOT, 'CHANGELOG.md'), ...docs];
 }
 
+/** A fence closes the block it opened when it is of the same character and at least as long. */
+const closes = (open: string, marker: string): boolean =>
+  marker[0] === open[0] && marker.length >= open.length;
+
 /** The lines of a Markdown file outside fenced code blocks. */
 function proseLines(markdown: string): string[] {
   const lines: string[] = [];
@@ -23,7 +27,7 @@ function proseLines(markdown: string): string[] {
   for (const line of markdown.split('\n')) {
     const marker = /^\s*(`{3,}|~{3,})/.exec(line)?.[1];
     if (fence === undefined && marker !== undefined) fence = marker;
-    else if (fence !== undefined && marker?.[0] === fence[0] && marker.length >= fence.length)
+    else if (fence !== undefined && marker !== undefined && closes(fence, marker))
       fence = undefined;
     else if (fence === undefined) lines.push(line);
   }
