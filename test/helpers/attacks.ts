@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { newRouteGuideClient, percentile } from './probe-client';
-import { frame } from './raw-grpc';
+import { listFeaturesRequest as rectangleRequest } from './raw-grpc';
 
 /** A running attack. */
 export interface Attack<R> {
@@ -48,27 +48,9 @@ export const CLIENT_HANDSHAKE = Buffer.concat([
   Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
 ]);
 
-/** Protobuf varint of an int32 field value (negative values take ten bytes, as on the wire). */
-function varint(value: number): number[] {
-  let v = BigInt.asUintN(64, BigInt(value));
-  const out: number[] = [];
-  while (v > 127n) {
-    out.push(Number(v & 127n) | 128);
-    v >>= 7n;
-  }
-  out.push(Number(v));
-  return out;
-}
-
-function encodePoint(point: Point): number[] {
-  return [0x08, ...varint(point.latitude), 0x10, ...varint(point.longitude)];
-}
-
-/** A ListFeatures request body: one length-prefixed `Rectangle` message. */
+/** A ListFeatures request body for `box`: one length-prefixed `Rectangle` message. */
 export function listFeaturesRequest(box: Box = WORLD): Buffer {
-  const lo = encodePoint(box.lo);
-  const hi = encodePoint(box.hi);
-  return frame(Buffer.from([0x0a, lo.length, ...lo, 0x12, hi.length, ...hi]));
+  return rectangleRequest(box.lo, box.hi);
 }
 
 function hostPort(address: string): { host: string; port: number } {

@@ -22,6 +22,45 @@ export function frame(payload: Uint8Array, declaredLength = payload.length): Buf
   return Buffer.concat([header, payload]);
 }
 
+/** A point as the protos have it (E7 integers). */
+export interface RawPoint {
+  latitude: number;
+  longitude: number;
+}
+
+/** Protobuf varint of an int32 field value (negative values take ten bytes, as on the wire). */
+export function varint(value: number): number[] {
+  const out: number[] = [];
+  if (value >= 0) {
+    let v = value;
+    while (v > 127) {
+      out.push((v & 127) | 128);
+      v = Math.floor(v / 128);
+    }
+    out.push(v);
+    return out;
+  }
+  let v = BigInt.asUintN(64, BigInt(value));
+  while (v > 127n) {
+    out.push(Number(v & 127n) | 128);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return out;
+}
+
+/** A `routeguide.Point` message's bytes. */
+export function encodePoint(point: RawPoint): number[] {
+  return [0x08, ...varint(point.latitude), 0x10, ...varint(point.longitude)];
+}
+
+/** A ListFeatures request body: one length-prefixed `Rectangle` message. */
+export function listFeaturesRequest(lo: RawPoint, hi: RawPoint): Buffer {
+  const loBytes = encodePoint(lo);
+  const hiBytes = encodePoint(hi);
+  return frame(Buffer.from([0x0a, loBytes.length, ...loBytes, 0x12, hiBytes.length, ...hiBytes]));
+}
+
 /**
  * Sends raw bytes as a gRPC request body over an existing HTTP/2 session, with no protobuf
  * encoding, and reports how the server answered. Bounded by `timeoutMs`.

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { eventually, getFeature, listFeatures } from '../helpers/calls';
 import { syntheticFeatures } from '../helpers/features';
 import { check, healthClient, scrape } from '../helpers/ops';
-import { frame } from '../helpers/raw-grpc';
+import { listFeaturesRequest, openRawStream } from '../helpers/raw-grpc';
 import { loadFeatureDatabase } from '../../src/routeguide/features';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,33 +15,14 @@ const LIMIT = 10_000_000;
 const SOFT = 6_500_000; // 65%: over the 60% mark
 const HARD = 8_000_000; // 80%: over the 75% mark
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v > 127) {
-    out.push((v & 127) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 /** ListFeatures of latitudes 0..hi (longitude 0), as a raw request body. */
 function boxRequest(hi: number): Buffer {
-  const point = [0x08, ...varint(hi)];
-  return frame(Buffer.from([0x0a, 0x00, 0x12, point.length, ...point]));
+  return listFeaturesRequest({ latitude: 0, longitude: 0 }, { latitude: hi, longitude: 0 });
 }
 
 /** A ListFeatures whose client never reads: the server soon holds what it cannot send. */
 function stalledList(session: http2.ClientHttp2Session, hi: number) {
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/routeguide.RouteGuide/ListFeatures',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
-  stream.on('error', () => undefined);
-  stream.end(boxRequest(hi));
+  const { stream } = openRawStream(session, '/routeguide.RouteGuide/ListFeatures', boxRequest(hi));
   stream.pause();
   const closed = new Promise<number>((resolve) =>
     stream.on('close', () => resolve(stream.rstCode ?? 0)),

@@ -4,26 +4,15 @@ import { loadRouteGuideProto } from '../../src/grpc/proto';
 import type { MemoryNotesStore } from '../../src/routeguide/notes';
 import { getFeature, openChat } from '../helpers/calls';
 import { liveHeapBytes, MiB, settledHeapBytes } from '../helpers/memory';
-import { connect, frame } from '../helpers/raw-grpc';
+import { connect, encodePoint, frame } from '../helpers/raw-grpc';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const BERKSHIRE = { latitude: 409146138, longitude: -746188906 };
 const ROUTE_POINTS = Number(process.env['RELIABILITY_ROUTE_POINTS'] ?? 10_000_000);
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  let v = n;
-  while (v > 127) {
-    out.push((v & 127) | 128);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 /** One framed Point message with small positive coordinates. */
 function pointFrame(latitude: number, longitude: number): Buffer {
-  return frame(Buffer.from([0x08, ...varint(latitude), 0x10, ...varint(longitude)]));
+  return frame(Buffer.from(encodePoint({ latitude, longitude })));
 }
 
 /**
