@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { runAttacks } from './attacks';
+import { runAttacks, UNPROTECTED_ENV } from './attacks';
 import { canonicalDataset, syntheticDataset, type Dataset } from './datasets';
 import { startScriptNodeFlags } from './node-flags';
 import { repoRoot } from './paths';
@@ -514,6 +514,11 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
       }),
+    },
+    {
+      name: 'protections off',
+      description: 'ours, admission limits, memory budget and connection guard off',
+      start: ours(UNPROTECTED_ENV),
     },
     {
       name: 'all off',
