@@ -300,12 +300,13 @@ until [[ $(docker inspect -f '{{.State.Health.Status}}' "$attack_c") == healthy 
   (($(date +%s) <= deadline)) || fail "memory-limited container not healthy after 120s: $(docker inspect -f '{{json .State}}' "$attack_c")"
   sleep 2
 done
-peak_mem() { # the container's peak memory (cgroup v2 memory.peak, else current usage), for the log
+peak_mem() { # the container's peak and current memory (cgroup v2, else v1), for the log
   docker exec "$attack_c" "$NODE" -e '
     const fs = require("fs");
     const read = (f) => { try { return Number(fs.readFileSync(f, "utf8")); } catch { return NaN; } };
-    const peak = read("/sys/fs/cgroup/memory.peak");
-    const now = read("/sys/fs/cgroup/memory.current");
+    const either = (a, b) => (Number.isNaN(read(a)) ? read(b) : read(a));
+    const peak = either("/sys/fs/cgroup/memory.peak", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
+    const now = either("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes");
     process.stdout.write(`${Number.isNaN(peak) ? "?" : (peak / 2 ** 20).toFixed(0)} MiB peak, ${Number.isNaN(now) ? "?" : (now / 2 ** 20).toFixed(0)} MiB now`);' 2>/dev/null || echo '?'
 }
 # The server finds its memory budget in the container's cgroup by itself.
