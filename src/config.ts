@@ -1,11 +1,6 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import {
-  DEFAULT_NOTES_MAX_PER_LOCATION,
-  DEFAULT_NOTES_MAX_TOTAL,
-  DEFAULT_NOTES_MAX_TOTAL_CHARS,
-} from './routeguide/notes';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
 import {
   DEFAULT_MAX_STREAMING_CALLS,
@@ -17,10 +12,13 @@ import {
   DEFAULT_MEMORY_SOFT_PERCENT,
 } from './observability/memory-budget';
 import {
+  DEFAULT_NOTES_MAX_PER_LOCATION,
+  DEFAULT_NOTES_MAX_TOTAL,
+  DEFAULT_NOTES_MAX_TOTAL_CHARS,
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_REDIS_NOTES_TTL_SECONDS,
-} from './stores/redis-defaults';
+} from './stores/defaults';
 
 /** The feature file shipped with the service (data/ beside src/ and dist/). */
 export const BUNDLED_FEATURES_FILE = path.resolve(__dirname, '..', 'data', 'route_guide_db.json');

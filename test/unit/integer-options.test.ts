@@ -2,7 +2,7 @@ import { CallCounters } from '../../src/observability/call-counters';
 import { callObserverInterceptor } from '../../src/observability/call-observer';
 import { FeatureDatabase } from '../../src/routeguide/features';
 import { assertIntegerOptions } from '../../src/routeguide/integer-options';
-import { MemoryNotesStore } from '../../src/routeguide/notes';
+import { MemoryNotesStore } from '../../src/stores/memory-notes';
 import { createRouteGuideService } from '../../src/routeguide/service';
 import { capturingLogger } from '../helpers/server';
 
