@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from './config';
 import { formatAddress } from './grpc/address';
-import { loadHealthClientConstructor } from './grpc/proto';
+import { loadHealthClientConstructor } from './protocol/proto';
 
 /** Exit codes: 0 SERVING, 1 anything else (not serving, unreachable, timed out), 2 bad configuration. */
 const EXIT_UNHEALTHY = 1;

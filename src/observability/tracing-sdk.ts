@@ -46,7 +46,7 @@ import type {
 } from './tracing-types';
 // Only a constant (imports nothing, so not @grpc/grpc-js before the instrumentation): client
 // spans record which replica answered.
-import { REPLICA_HEADER } from './replica';
+import { REPLICA_HEADER } from '../protocol/replica';
 
 /** Longest a shutdown waits for the last export (an unreachable collector must not hold exit up). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 5000;

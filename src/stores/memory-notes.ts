@@ -1,6 +1,6 @@
 import { hashPoint, type GeoPoint } from '../routeguide/geo';
 import type { Note, NotesStore } from '../routeguide/notes';
-import { assertIntegerOptions } from '../routeguide/integer-options';
+import { assertIntegerOptions } from '../util/integer-options';
 import {
   DEFAULT_NOTES_MAX_PER_LOCATION,
   DEFAULT_NOTES_MAX_TOTAL,

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GeoPoint } from '../routeguide/geo';
-import { assertIntegerOptions } from '../routeguide/integer-options';
+import { assertIntegerOptions } from '../util/integer-options';
 import {
   NotesUnavailableError,
   type Note,

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
-import { loadHealthClientConstructor } from '../../src/grpc/proto';
+import { loadHealthClientConstructor } from '../../src/protocol/proto';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 /**

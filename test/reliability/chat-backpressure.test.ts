@@ -1,5 +1,5 @@
 import type http2 from 'node:http2';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import type { RouteNote } from '../../src/generated/routeguide/RouteNote';
 import { getFeature, routeChat } from '../helpers/calls';
 import { MiB, settledHeapBytes } from '../helpers/memory';

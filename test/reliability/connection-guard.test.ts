@@ -18,7 +18,7 @@ import {
 } from '../helpers/raw-connections';
 import { createTestPki } from '../helpers/certificates';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 
 const HANDSHAKE_MS = 500;
 const KNOWN_POINT = { latitude: 409146138, longitude: -746188906 };

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../../src/healthcheck';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { getFeature } from '../helpers/calls';
 import { scrape } from '../helpers/ops';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
