@@ -6,9 +6,9 @@ import { status as Status } from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, CommanderError, Option } from 'commander';
-import { BUNDLED_FEATURES_FILE } from '../config';
 import type { Point } from '../generated/routeguide/Point';
 import type { RouteNote } from '../generated/routeguide/RouteNote';
+import { BUNDLED_FEATURES_FILE } from '../routeguide/bundled-features';
 import { loadFeatureDatabase } from '../routeguide/features';
 import {
   collect,

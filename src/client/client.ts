@@ -13,7 +13,7 @@ import {
   type HealthClient,
   type HealthStatus,
 } from '../protocol/proto';
-import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
+import { channelCredentials, withBearerToken, type TlsOptions } from './credentials';
 import {
   DEFAULT_RETRY,
   defaultServiceConfig,
@@ -114,7 +114,7 @@ export class RouteGuideClient {
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.streamDeadlineMs = options.streamDeadlineMs;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
+    this.interceptors = options.token ? [withBearerToken(options.token)] : [];
     const xds = isXdsTarget(this.target);
     if (xds) registerXds();
     const channelOptions: grpc.ClientOptions = {
