@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import { toServiceError, toStatusObject, type RpcError } from './errors';
 import { preEncoded } from './pre-encoded';
-import { limitReadAhead } from './read-ahead';
+import { assertReadAheadSupported, limitReadAhead } from './read-ahead';
 import { MESSAGE_OVERHEAD_BYTES } from '../grpc/write-behind';
 import type { Feature as FeatureMessage } from '../generated/routeguide/Feature';
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
@@ -204,6 +204,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
   const { features, notes, logger } = deps;
   const listBatchBytes = deps.listBatchBytes ?? DEFAULT_LIST_BATCH_BYTES;
   assertIntegerOptions({ listBatchBytes }, 1);
+  assertReadAheadSupported();
   const fail = (error: unknown, method: string) =>
     toStatusObject(toServiceError(error, logger, method));
 
