@@ -62,10 +62,10 @@ const INITIAL_ARENA_BYTES = 64 * 1024;
 /**
  * The RouteChat notes of this process, bounded in count and size, held off the JavaScript heap.
  *
- * Issue 14 asked that 1M notes through RouteChat grow the server by at most 64 MB. With one
- * string per note on the V8 heap, every note outlived a few scavenges, so each one evicted
- * was old-space garbage: V8 grew the heap to ~4× the live set before collecting it (+100 MiB
- * over 1M notes). Here nothing per note of usual size lives on the heap:
+ * 1M notes through RouteChat must grow the server by at most 64 MB. With one string per note
+ * on the V8 heap, every note would outlive a few scavenges, so each one evicted would be
+ * old-space garbage: V8 grows the heap to ~4× the live set before collecting it (+100 MiB over
+ * 1M notes). Here nothing per note of usual size lives on the heap:
  * - `notes`: one record of eight int32s per note (location, links, message position), in a
  *   typed array grown by doubling, freed records reused through a free list;
  * - `locations`: an open-addressing hash table (linear probing, backward-shift deletion) from
@@ -83,7 +83,7 @@ const INITIAL_ARENA_BYTES = 64 * 1024;
  *
  * Messages are kept as UTF-8, as protobuf carries them: a string with a lone surrogate (which
  * cannot arrive over gRPC) is replayed with U+FFFD in its place. The text budget counts UTF-16
- * code units (`message.length`), as before.
+ * code units (`message.length`).
  */
 export class MemoryNotesStore implements NotesStore {
   private notes = new Int32Array(INITIAL_NOTES * NOTE_FIELDS);
