@@ -22,7 +22,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../src/generated/route_guide';
 import type { RouteGuideClient } from '../src/generated/routeguide/RouteGuide';
 import type { RouteNote__Output } from '../src/generated/routeguide/RouteNote';
-import { PROTO_LOADER_OPTIONS } from '../src/grpc/proto';
+import { PROTO_LOADER_OPTIONS } from '../src/protocol/proto';
 
 /** The repository: the bench runs compiled from .tmp/bench-dist/bench/. */
 const ROOT = path.resolve(__dirname, '..', '..', '..');

@@ -103,7 +103,7 @@ const PLAIN = { style: { head: [], border: [] } };
 const fixed = (value: number, digits = 1): string =>
   Number.isFinite(value) ? value.toFixed(digits) : '–';
 
-/** The targets, evaluated on this run's figures (comparisons within one run only). */
+/** The service's targets, evaluated on this run's figures (comparisons within one run only). */
 export function evaluateTargets(report: BenchReport): Target[] {
   const targets: Target[] = [];
   const small = report.sizes[0];

@@ -470,14 +470,10 @@ async function otlpSink(): Promise<{ server: Server; endpoint: string }> {
 }
 
 /**
- * Our server (as shipped, and with each observability feature turned off in turn) against a
- * baseline written like the grpc-node RouteGuide example (bench/baseline-server.ts), all up at
- * once on the canonical database, the phases alternating between them round after round so
- * that machine noise lands on every side. Figures are server CPU per call (GetFeature, c=50)
- * and per streamed feature (ListFeatures over the whole canonical box).
+ * The contenders of {@link compare}: the example first, then each configuration of ours asked
+ * for (all without `--contenders`), and the other builds given.
  */
-async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Promise<Comparison> {
-  const sink = await otlpSink();
+function contendersFor(dataset: Dataset, options: Options, otlpEndpoint: string): Contender[] {
   const ours = (env: Record<string, string>) => () => startOurs(dataset, options, env);
   const all: Contender[] = [
     {
@@ -511,7 +507,7 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
       description: 'ours, OpenTelemetry traces exported over OTLP/HTTP to a local sink',
       start: ours({
         OTEL_TRACES_EXPORTER: 'otlp',
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+        OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
       }),
     },
@@ -533,14 +529,18 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
   ];
   const unknown = options.contenders.filter((name) => !all.some((c) => c.name === name));
   if (unknown.length > 0) throw new Error(`unknown contenders: ${unknown.join(', ')}`);
-  const contenders = all.filter(
+  return all.filter(
     (c, i) =>
       i === 0 ||
       options.contenders.length === 0 ||
       options.contenders.includes(c.name) ||
       options.variants.has(c.name),
   );
-  const comparePhases: Phase[] = [
+}
+
+/** What {@link compare} measures: GetFeature hits, and ListFeatures over the whole box, both at c=50. */
+function comparePhasesFor(dataset: Dataset): Phase[] {
+  return [
     {
       name: 'GetFeature c=50',
       workload: { rpc: 'GetFeature', points: dataset.hits },
@@ -558,23 +558,80 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
       callTimeoutMs: 30_000,
     },
   ];
+}
+
+/** One contender measured beside a fresh example: both started, warmed, sliced, stopped. */
+async function measurePair(
+  example: Contender,
+  contender: Contender,
+  tag: string,
+  pool: WorkerPool,
+  options: Options,
+  comparePhases: readonly Phase[],
+  result: Comparison,
+): Promise<void> {
+  const slices = options.quick ? 1 : 3;
+  const sliceMs = Math.max(500, Math.round(options.phaseMs / 2));
+  const pair: BenchServer[] = [];
+  try {
+    for (const c of [example, contender]) {
+      const server = await c.start();
+      pair.push(server);
+      await pool.connect(server.port);
+    }
+    const [e, x] = pair as [BenchServer, BenchServer];
+    // Until V8 has optimised the hot paths a server costs several times more per call:
+    // warm both on both phases first, unmeasured.
+    for (const phase of comparePhases) {
+      for (const server of pair) await measure(server, pool, phase, options.quick ? 500 : 1500);
+    }
+    for (const phase of comparePhases) {
+      log(`compare ${phase.name}, ${tag}`);
+      const byContender = (result.phases[phase.name] ??= {});
+      const slice = (server: BenchServer): Promise<PhaseFigures> =>
+        measure(server, pool, phase, sliceMs, false);
+      let before = await slice(e);
+      for (let n = 0; n < slices; n++) {
+        const figures = await slice(x);
+        const after = await slice(e);
+        (byContender[contender.name] ??= []).push(figures);
+        (byContender[`example beside ${contender.name}`] ??= []).push(meanFigures(before, after));
+        before = after;
+      }
+    }
+  } finally {
+    pool.disconnect();
+    await Promise.all(pair.map((server) => server.stop()));
+  }
+}
+
+/**
+ * Our server (as shipped, and with each observability feature turned off in turn) against a
+ * baseline written like the grpc-node RouteGuide example (bench/baseline-server.ts), all up at
+ * once on the canonical database, the phases alternating between them round after round so
+ * that machine noise lands on every side. Figures are server CPU per call (GetFeature, c=50)
+ * and per streamed feature (ListFeatures over the whole canonical box).
+ *
+ * Noise, each source larger than the differences measured: the machine's speed changes from
+ * second to second (other tenants, CPU steal); two processes of one build differ by up to
+ * ±10% for their whole life (memory layout, V8's optimisation decisions); and idle servers on
+ * the measured one's CPU (each of ours wakes every 10 ms for its event-loop delay monitor)
+ * batch its reads, so that with all seven up, whichever was measured among more idle servers
+ * of ours (the example) looked cheaper: ours measured 0.91x the example with the two alone,
+ * 1.19x among all seven. So each configuration of ours is measured in a pair with a fresh
+ * example, only the two running, fresh processes every round; in short slices alternating
+ * with the example (E X E X E X E, connections kept), each slice's ratio to the mean of the
+ * example's slices either side. The ratios reported are medians over all slices.
+ */
+async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Promise<Comparison> {
+  const sink = await otlpSink();
+  const contenders = contendersFor(dataset, options, sink.endpoint);
+  const comparePhases = comparePhasesFor(dataset);
   const result: Comparison = {
     dataset: dataset.label,
     contenders: contenders.map(({ name, description }) => ({ name, description })),
     phases: {},
   };
-  // Noise, each source larger than the differences measured: the machine's speed changes from
-  // second to second (other tenants, CPU steal); two processes of one build differ by up to
-  // ±10% for their whole life (memory layout, V8's optimisation decisions); and idle servers on
-  // the measured one's CPU (each of ours wakes every 10 ms for its event-loop delay monitor)
-  // batch its reads, so that with all seven up, whichever was measured among more idle servers
-  // of ours (the example) looked cheaper: ours measured 0.91x the example with the two alone,
-  // 1.19x among all seven. So each configuration of ours is measured in a pair with a fresh
-  // example, only the two running, fresh processes every round; in short slices alternating
-  // with the example (E X E X E X E, connections kept), each slice's ratio to the mean of the
-  // example's slices either side. The ratios reported are medians over all slices.
-  const slices = options.quick ? 1 : 3;
-  const sliceMs = Math.max(500, Math.round(options.phaseMs / 2));
   const example = contenders[0]!;
   try {
     for (let round = 0; round < options.rounds; round++) {
@@ -583,40 +640,7 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
         const contender = contenders[1 + ((k + round) % others)]!;
         const tag = `${contender.name} (round ${round + 1}/${options.rounds})`;
         log(`compare: starting the example and ${tag}`);
-        const pair: BenchServer[] = [];
-        try {
-          for (const c of [example, contender]) {
-            const server = await c.start();
-            pair.push(server);
-            await pool.connect(server.port);
-          }
-          const [e, x] = pair as [BenchServer, BenchServer];
-          // Until V8 has optimised the hot paths a server costs several times more per call:
-          // warm both on both phases first, unmeasured.
-          for (const phase of comparePhases) {
-            for (const server of pair)
-              await measure(server, pool, phase, options.quick ? 500 : 1500);
-          }
-          for (const phase of comparePhases) {
-            log(`compare ${phase.name}, ${tag}`);
-            const byContender = (result.phases[phase.name] ??= {});
-            const slice = (server: BenchServer): Promise<PhaseFigures> =>
-              measure(server, pool, phase, sliceMs, false);
-            let before = await slice(e);
-            for (let n = 0; n < slices; n++) {
-              const figures = await slice(x);
-              const after = await slice(e);
-              (byContender[contender.name] ??= []).push(figures);
-              (byContender[`example beside ${contender.name}`] ??= []).push(
-                meanFigures(before, after),
-              );
-              before = after;
-            }
-          }
-        } finally {
-          pool.disconnect();
-          await Promise.all(pair.map((server) => server.stop()));
-        }
+        await measurePair(example, contender, tag, pool, options, comparePhases, result);
       }
     }
   } finally {

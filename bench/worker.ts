@@ -10,7 +10,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
 import type { ProtoGrpcType } from '../src/generated/route_guide';
 import type { RouteGuideClient } from '../src/generated/routeguide/RouteGuide';
-import { PROTO_LOADER_OPTIONS } from '../src/grpc/proto';
+import { PROTO_LOADER_OPTIONS } from '../src/protocol/proto';
 import { createRandom, GRID_E7 } from './generate';
 import { grpcFrame, H2GrpcClient } from './h2-client';
 import { repoRoot } from './paths';

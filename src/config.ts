@@ -1,11 +1,9 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import {
-  DEFAULT_NOTES_MAX_PER_LOCATION,
-  DEFAULT_NOTES_MAX_TOTAL,
-  DEFAULT_NOTES_MAX_TOTAL_CHARS,
-} from './routeguide/notes';
+import type { ServerTlsFiles } from './grpc/tls';
+import type { LogLevel } from './observability/logging';
+import { BUNDLED_FEATURES_FILE } from './routeguide/bundled-features';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
 import {
   DEFAULT_MAX_STREAMING_CALLS,
@@ -17,15 +15,23 @@ import {
   DEFAULT_MEMORY_SOFT_PERCENT,
 } from './observability/memory-budget';
 import {
+  DEFAULT_NOTES_MAX_PER_LOCATION,
+  DEFAULT_NOTES_MAX_TOTAL,
+  DEFAULT_NOTES_MAX_TOTAL_CHARS,
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_REDIS_NOTES_TTL_SECONDS,
-} from './stores/redis-defaults';
+} from './stores/defaults';
 
-/** The feature file shipped with the service (data/ beside src/ and dist/). */
-export const BUNDLED_FEATURES_FILE = path.resolve(__dirname, '..', 'data', 'route_guide_db.json');
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+] as const satisfies readonly LogLevel[];
 
 function integer(min: number, max: number) {
   return z
@@ -123,8 +129,6 @@ const schema = z
     message: 'client certificates (mTLS) need TLS_CERT_FILE and TLS_KEY_FILE',
   });
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 /** The validated, immutable server configuration. */
 export interface Config {
   readonly host: string;
@@ -207,14 +211,8 @@ export interface Config {
    * TLS); unset: none. 0 picks a free port (logged).
    */
   readonly healthPort?: number;
-  /** TLS on the gRPC port when set; `clientCaFile` additionally requires client certificates. */
-  readonly tls?: {
-    readonly certFile: string;
-    readonly keyFile: string;
-    readonly clientCaFile?: string;
-    /** The three files are re-read this often; changes apply to new connections. */
-    readonly reloadIntervalMs: number;
-  };
+  /** TLS on the gRPC port when set. */
+  readonly tls?: ServerTlsFiles;
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
 }

@@ -8,13 +8,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, loadConfig } from './config';
 import { formatAddress } from './grpc/address';
-import { loadHealthClientConstructor } from './grpc/proto';
+import { loadHealthClientConstructor } from './protocol/proto';
 
 /** Exit codes: 0 SERVING, 1 anything else (not serving, unreachable, timed out), 2 bad configuration. */
 const EXIT_UNHEALTHY = 1;
 const EXIT_BAD_CONFIG = 2;
 
-export interface HealthCheckOptions {
+export interface HealthProbeOptions {
   /** Address to call; the probe runs inside the container, so loopback. Default `127.0.0.1`. */
   readonly host?: string;
   readonly port: number;
@@ -25,7 +25,7 @@ export interface HealthCheckOptions {
 }
 
 /** Resolves with the serving status reported for `service`; rejects when the call fails. */
-export async function checkHealth(options: HealthCheckOptions): Promise<string> {
+export async function probeHealth(options: HealthProbeOptions): Promise<string> {
   const Health = loadHealthClientConstructor();
   const client = new Health(
     formatAddress(options.host ?? '127.0.0.1', options.port),
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   }
   const service = process.argv[2] ?? '';
   try {
-    const status = await checkHealth({ port, service });
+    const status = await probeHealth({ port, service });
     process.stdout.write(`healthcheck: ${service || '(server)'} ${status}\n`);
     process.exitCode = status === 'SERVING' ? 0 : EXIT_UNHEALTHY;
   } catch (error) {

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import { performance } from 'node:perf_hooks';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger } from './observability/logging';
+import { createLogger, type Logger } from './observability/logging';
 import { startTracing, TracingConfigError, type Tracing } from './observability/tracing';
-import { FeatureDatabaseError, loadFeatureDatabase } from './routeguide/features';
+import {
+  FeatureDatabaseError,
+  loadFeatureDatabase,
+  type FeatureDatabase,
+} from './routeguide/features';
 import type { RouteGuideApp } from './server';
 // Nothing above may load @grpc/grpc-js (a type-only import loads nothing): ./server is imported in main(), once
 // tracing has started, because OpenTelemetry's gRPC instrumentation patches it on first require.
@@ -42,16 +46,22 @@ async function startTracingOrExit(config: Config): Promise<Tracing> {
   }
 }
 
-async function main(): Promise<void> {
-  const config = readConfig();
-  const tracing = await startTracingOrExit(config);
-  const logger = createLogger(config.logLevel, undefined, tracing.logFields);
-  tracing.reportProblems((message) => logger.warn({ component: 'opentelemetry' }, message));
+/** The app once it serves; until then a signal has nothing to drain. */
+interface Started {
+  app?: RouteGuideApp;
+}
 
-  // Signal handlers go in first, before the database loads and the port binds: a SIGTERM
-  // during start-up (a rollout, a large database still loading) must end the process cleanly,
-  // not kill it mid-way. Until the app is serving there is nothing to drain: exit at once.
-  const started: { app?: RouteGuideApp } = {};
+/**
+ * Installs the SIGTERM/SIGINT handler and returns a function that removes it. Until the app is
+ * serving there is nothing to drain: a signal exits at once. Once it serves, a signal drains it;
+ * a second signal exits at once.
+ */
+function handleSignals(
+  config: Config,
+  logger: Logger,
+  tracing: Tracing,
+  started: Started,
+): () => void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -81,31 +91,39 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  return () => {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  };
+}
 
-  const { RouteGuideApp } = await import('./server');
-
+/** The feature database and its load time; undefined (logged) when the file is invalid. */
+function loadFeatures(
+  config: Config,
+  logger: Logger,
+): { features: FeatureDatabase; loadMs: number } | undefined {
   logger.debug({ file: config.featuresFile }, 'loading features');
   const loadStarted = performance.now();
-  let features;
   try {
-    features = loadFeatureDatabase(config.featuresFile);
+    const features = loadFeatureDatabase(config.featuresFile);
+    return { features, loadMs: Math.round(performance.now() - loadStarted) };
   } catch (error) {
     if (error instanceof FeatureDatabaseError) {
       logger.fatal({ file: error.file, entry: error.entryIndex }, error.message);
-      process.exitCode = EXIT_STARTUP_FAILED;
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      return;
+      return undefined;
     }
     throw error;
   }
-  const loadMs = Math.round(performance.now() - loadStarted);
+}
 
-  const app = new RouteGuideApp({ config, logger, features, tracing });
-  const port = await app.listen();
-  // From here a signal drains the server (the port is bound and reports SERVING).
-  started.app = app;
-
+function logServing(
+  logger: Logger,
+  config: Config,
+  app: RouteGuideApp,
+  port: number,
+  loaded: { features: FeatureDatabase; loadMs: number },
+  tracing: Tracing,
+): void {
   logger.info(
     {
       host: config.host,
@@ -116,8 +134,8 @@ async function main(): Promise<void> {
       auth: config.authToken !== undefined,
       reflection: config.reflection,
       notesStore: config.redis === undefined ? 'memory' : 'redis',
-      features: features.size,
-      loadMs,
+      features: loaded.features.size,
+      loadMs: loaded.loadMs,
       replica: config.replicaId,
       tracing: tracing.enabled,
       memoryBudgetBytes: app.admission.memory?.limitBytes ?? 'none',
@@ -127,6 +145,34 @@ async function main(): Promise<void> {
   if (config.authToken !== undefined && config.tls === undefined) {
     logger.warn('AUTH_TOKEN is set without TLS: bearer tokens cross the network in cleartext');
   }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const tracing = await startTracingOrExit(config);
+  const logger = createLogger(config.logLevel, undefined, tracing.logFields);
+  tracing.reportProblems((message) => logger.warn({ component: 'opentelemetry' }, message));
+
+  // Signal handlers go in first, before the database loads and the port binds: a SIGTERM
+  // during start-up (a rollout, a large database still loading) must end the process cleanly,
+  // not kill it mid-way.
+  const started: Started = {};
+  const removeSignalHandlers = handleSignals(config, logger, tracing, started);
+
+  const { RouteGuideApp } = await import('./server');
+
+  const loaded = loadFeatures(config, logger);
+  if (loaded === undefined) {
+    process.exitCode = EXIT_STARTUP_FAILED;
+    removeSignalHandlers();
+    return;
+  }
+
+  const app = new RouteGuideApp({ config, logger, features: loaded.features, tracing });
+  const port = await app.listen();
+  // From here a signal drains the server (the port is bound and reports SERVING).
+  started.app = app;
+  logServing(logger, config, app, port, loaded, tracing);
 }
 
 main().catch((error: unknown) => {

@@ -3,28 +3,29 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
 import { ConnectionAge } from './grpc/connection-age';
 import { ServerKeepalive } from './grpc/keepalive';
-import { bearerTokenInterceptor } from './grpc/auth';
+import { bearerTokenInterceptor } from './auth/bearer-token';
 import type { Config } from './config';
 import { ServerHealth } from './grpc/health';
 import { OrcaLoadReporter } from './grpc/orca';
 import type { Logger } from './observability/logging';
 import { CallCounters } from './observability/call-counters';
-import { callObserverInterceptor } from './observability/call-observer';
+import { callObserverInterceptor } from './grpc/call-observer';
 import { GrpcServerMetrics } from './observability/metrics';
 import { METRICS_PORT_MAX_CONNECTIONS, MetricsServer } from './observability/metrics-server';
 import { TRACING_OFF, type Tracing } from './observability/tracing';
 import { AdmissionControl } from './grpc/admission';
-import { registerAdmissionMetrics } from './observability/admission-metrics';
+import { registerAdmissionMetrics } from './grpc/admission-metrics';
 import { MemoryBudget } from './observability/memory-budget';
 import { cgroupMemoryLimit } from './observability/memory-limit';
-import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './grpc/proto';
-import { acceptPreEncodedResponses } from './grpc/pre-encoded';
+import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './protocol/proto';
+import { acceptPreEncodedResponses } from './service/pre-encoded';
 import { ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
-import { MemoryNotesStore, type NotesStore } from './routeguide/notes';
-import { NotesStoreMetrics } from './observability/store-metrics';
+import type { NotesStore } from './routeguide/notes';
+import { MemoryNotesStore } from './stores/memory-notes';
+import { NotesStoreMetrics } from './stores/store-metrics';
 import { RedisNotesStore } from './stores/redis-notes';
-import { createRouteGuideService } from './routeguide/service';
+import { createRouteGuideService } from './service/route-guide';
 import { HEALTH_PORT_MAX_CONNECTIONS, HealthPort } from './grpc/health-port';
 import { guardConnections } from './grpc/http2-sessions';
 import { ConnectionGuard } from './net/connection-guard';
@@ -72,7 +73,7 @@ export class RouteGuideApp {
   private readonly metricsServer: MetricsServer | undefined;
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
-  private readonly healthPortServer: HealthPort | undefined;
+  private healthPortServer: HealthPort | undefined;
   private readonly guards: ConnectionGuard[] = [];
   private readonly grpcGuard: ConnectionGuard;
   private tls: ServerTls | undefined;
@@ -87,19 +88,7 @@ export class RouteGuideApp {
     // Notes in Redis (shared by every replica) when configured, else in this process. Health
     // does not follow Redis: one feature's dependency must not take a replica out of the
     // balancer for the three RPCs that do not need it (RouteChat answers UNAVAILABLE instead).
-    const redis =
-      config.redis === undefined
-        ? undefined
-        : new RedisNotesStore({
-            url: config.redis.url,
-            cluster: config.redis.cluster,
-            keyPrefix: config.redis.keyPrefix,
-            ttlSeconds: config.redis.ttlSeconds,
-            commandTimeoutMs: config.redis.commandTimeoutMs,
-            maxPerLocation: config.notes.maxPerLocation,
-            logger,
-            tracing: this.tracing,
-          });
+    const redis = createRedisStore(config, logger, this.tracing);
     this.notes = redis ?? new MemoryNotesStore(config.notes);
     // What the handlers use: the store, timed and counted when metrics are on.
     let notes: NotesStore = this.notes;
@@ -108,69 +97,18 @@ export class RouteGuideApp {
 
     if (config.metrics.enabled) {
       this.metrics = new GrpcServerMetrics({ counters: this.calls });
-      this.metrics.addGauge(
-        'routeguide_features_loaded',
-        'Features in the loaded database.',
-        () => features.size,
-      );
-      const storeMetrics = new NotesStoreMetrics({
-        registry: this.metrics.registry,
-        store: redis === undefined ? 'memory' : 'redis',
-      });
-      if (redis === undefined) {
-        this.metrics.addGauge(
-          'routeguide_notes_stored',
-          'RouteChat notes currently stored.',
-          () => this.notes.size ?? 0,
-        );
-      } else {
-        storeMetrics.addConnectedGauge(() => redis.connected);
-      }
-      notes = storeMetrics.instrument(notes);
-      this.metricsServer = new MetricsServer({
-        registry: this.metrics.registry,
-        logger,
-        host: config.host,
-        port: config.metrics.port,
-        guard: this.guardPort('metrics', METRICS_PORT_MAX_CONNECTIONS),
-      });
-      addConnectionMetrics(this.metrics.registry, this.guards);
+      notes = this.meterNotes(this.metrics, redis);
+      this.metricsServer = this.createMetricsServer(this.metrics);
     }
-
     this.admission = createAdmission(config.admission, options.rss);
-    const memory = this.admission.memory;
-    if (this.metrics) registerAdmissionMetrics(this.metrics.registry, this.admission, memory);
-
-    // Order matters: the first interceptor sits next to the transport. The call observer
-    // (counting and the replica header, in one layer) first, so it counts what every later one
-    // answers (e.g. UNAUTHENTICATED) and even refused calls carry the header; authentication
-    // last, closest to the handlers.
-    const interceptors: grpc.ServerInterceptor[] = [
-      callObserverInterceptor({
-        counters: this.calls,
-        replicaId: config.replicaId,
-        admission: this.admission,
-      }),
-    ];
-    if (config.orca.enabled) {
-      // QPS and errors per second from the call counters (kept with metrics on or off).
-      const calls = this.calls;
-      this.orca = new OrcaLoadReporter({
-        totals: () => calls.totals(),
-        minReportIntervalMs: config.orca.minReportIntervalMs,
-        ...(memory ? { memoryUtilization: () => memory.usedRatio } : {}),
-        onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
-      });
+    if (this.metrics) {
+      registerAdmissionMetrics(this.metrics.registry, this.admission, this.admission.memory);
     }
-    if (config.authToken !== undefined) {
-      interceptors.push(
-        bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
-      );
-    }
+    this.orca = config.orca.enabled ? this.createOrca() : undefined;
 
     const c = config.connections;
     this.server = new grpc.Server({
-      interceptors,
+      interceptors: this.interceptors(),
       // Max connection age and keepalive are ConnectionAge's and ServerKeepalive's job, not
       // grpc-js's: its keepalive kills connections draining after a GOAWAY (keepalive.ts).
       'grpc.max_receive_message_length': c.maxReceiveMessageBytes,
@@ -184,6 +122,88 @@ export class RouteGuideApp {
       timeMs: c.keepaliveTimeMs,
       timeoutMs: c.keepaliveTimeoutMs,
     });
+    this.addServices(features, notes);
+  }
+
+  /**
+   * Registers the features and notes store metrics; returns the store the handlers use, timed
+   * and counted.
+   */
+  private meterNotes(metrics: GrpcServerMetrics, redis: RedisNotesStore | undefined): NotesStore {
+    metrics.addGauge(
+      'routeguide_features_loaded',
+      'Features in the loaded database.',
+      () => this.options.features.size,
+    );
+    const storeMetrics = new NotesStoreMetrics({
+      registry: metrics.registry,
+      store: redis === undefined ? 'memory' : 'redis',
+    });
+    if (redis === undefined) {
+      metrics.addGauge(
+        'routeguide_notes_stored',
+        'RouteChat notes currently stored.',
+        () => this.notes.size ?? 0,
+      );
+    } else {
+      storeMetrics.addConnectedGauge(() => redis.connected);
+    }
+    return storeMetrics.instrument(this.notes);
+  }
+
+  /** The metrics HTTP server, and the connection metrics of every guarded port. */
+  private createMetricsServer(metrics: GrpcServerMetrics): MetricsServer {
+    const { config, logger } = this.options;
+    const server = new MetricsServer({
+      registry: metrics.registry,
+      logger,
+      host: config.host,
+      port: config.metrics.port,
+      guard: this.guardPort('metrics', METRICS_PORT_MAX_CONNECTIONS),
+    });
+    addConnectionMetrics(metrics.registry, this.guards);
+    return server;
+  }
+
+  /** ORCA load reports: QPS and errors per second from the call counters (kept with metrics on or off). */
+  private createOrca(): OrcaLoadReporter {
+    const { config, logger } = this.options;
+    const calls = this.calls;
+    const memory = this.admission.memory;
+    return new OrcaLoadReporter({
+      totals: () => calls.totals(),
+      minReportIntervalMs: config.orca.minReportIntervalMs,
+      ...(memory ? { memoryUtilization: () => memory.usedRatio } : {}),
+      onError: (error) => logger.warn({ err: error }, 'ORCA load report failed'),
+    });
+  }
+
+  /**
+   * The server's interceptors. Order matters: the first sits next to the transport. The call
+   * observer (counting and the replica header, in one layer) first, so it counts what every
+   * later one answers (e.g. UNAUTHENTICATED) and even refused calls carry the header;
+   * authentication last, closest to the handlers.
+   */
+  private interceptors(): grpc.ServerInterceptor[] {
+    const { config } = this.options;
+    const interceptors: grpc.ServerInterceptor[] = [
+      callObserverInterceptor({
+        counters: this.calls,
+        replicaId: config.replicaId,
+        admission: this.admission,
+      }),
+    ];
+    if (config.authToken !== undefined) {
+      interceptors.push(
+        bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
+      );
+    }
+    return interceptors;
+  }
+
+  /** RouteGuide, health, and as configured the plaintext health port, reflection and ORCA. */
+  private addServices(features: FeatureDatabase, notes: NotesStore): void {
+    const { config, logger } = this.options;
     const { proto } = loadRouteGuideProto();
     // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
@@ -311,6 +331,25 @@ export class RouteGuideApp {
     await this.metricsServer?.close();
     await this.notes.close();
   }
+}
+
+/** The Redis notes store when `REDIS_URL` is set. */
+function createRedisStore(
+  config: Config,
+  logger: Logger,
+  tracing: Tracing,
+): RedisNotesStore | undefined {
+  if (config.redis === undefined) return undefined;
+  return new RedisNotesStore({
+    url: config.redis.url,
+    cluster: config.redis.cluster,
+    keyPrefix: config.redis.keyPrefix,
+    ttlSeconds: config.redis.ttlSeconds,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    maxPerLocation: config.notes.maxPerLocation,
+    logger,
+    tracing,
+  });
 }
 
 /** Admission control as configured; the memory budget defaults to the cgroup's memory limit. */

@@ -6,9 +6,9 @@ import { status as Status } from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, CommanderError, Option } from 'commander';
-import { BUNDLED_FEATURES_FILE } from '../config';
 import type { Point } from '../generated/routeguide/Point';
 import type { RouteNote } from '../generated/routeguide/RouteNote';
+import { BUNDLED_FEATURES_FILE } from '../routeguide/bundled-features';
 import { loadFeatureDatabase } from '../routeguide/features';
 import {
   collect,
@@ -22,7 +22,7 @@ import {
 import { createRouteGuideClient, DEFAULT_DEADLINE_MS, type RouteGuideClient } from './client';
 import type { TlsOptions } from './credentials';
 import { LOAD_BALANCING_POLICIES, type LoadBalancingPolicy } from './service-config';
-import { spread } from './spread';
+import { spread, type SpreadResult } from './spread';
 import { DEFAULT_TARGET } from './targets';
 
 /** Exit codes: 0 success, 1 a call failed (or was not healthy), 2 bad usage. */
@@ -104,9 +104,33 @@ const DEFAULT_NOTES: RouteNote[] = [
   { location: { latitude: 0, longitude: 0 }, message: 'Fourth message' },
 ];
 
+/** What every command's action uses: the I/O, a client per invocation, and the output format. */
+interface CommandContext {
+  readonly io: Io;
+  withClient<T>(
+    command: Command,
+    run: (client: RouteGuideClient, o: GlobalOptions) => Promise<T>,
+  ): Promise<T>;
+  /** Prints `json` with --json, else runs `human`. */
+  print(o: GlobalOptions, json: unknown, human: () => void): void;
+}
+
 /** Builds the command tree; every action resolves or throws (never exits by itself). */
 export function buildProgram(io: Io): Command {
-  const program = new Command('routeguide')
+  const program = globalOptions(new Command('routeguide'), io);
+  const context = commandContext(io);
+  addGetCommand(program, context);
+  addListCommand(program, context);
+  addRecordCommand(program, context);
+  addChatCommand(program, context);
+  addHealthCommand(program, context);
+  addSpreadCommand(program, context);
+  return program;
+}
+
+/** The options every command takes (target, output, deadline, credentials, balancing). */
+function globalOptions(program: Command, io: Io): Command {
+  return program
     .description('RouteGuide gRPC client: calls, health checks and a round-robin demo')
     .option(
       '--target <target>',
@@ -144,7 +168,9 @@ export function buildProgram(io: Io): Command {
       writeOut: (s) => io.out(s.trimEnd()),
       writeErr: (s) => io.err(s.trimEnd()),
     });
+}
 
+function commandContext(io: Io): CommandContext {
   const withClient = async <T>(
     command: Command,
     run: (client: RouteGuideClient, o: GlobalOptions) => Promise<T>,
@@ -167,7 +193,11 @@ export function buildProgram(io: Io): Command {
   };
   const print = (o: GlobalOptions, json: unknown, human: () => void) =>
     o.json ? io.out(JSON.stringify(json)) : human();
+  return { io, withClient, print };
+}
 
+/** `get`: GetFeature at a point. */
+function addGetCommand(program: Command, context: CommandContext): void {
   program
     .command('get')
     .description('GetFeature at LAT LNG (degrees, or E7 integers)')
@@ -175,16 +205,19 @@ export function buildProgram(io: Io): Command {
     .argument('<lng>', 'longitude', (v: string) => parseCoordinate(v, 'longitude'))
     .action(async (latitude: number, longitude: number, _opts: unknown, command: Command) => {
       const point = { latitude, longitude };
-      await withClient(command, async (client, o) => {
+      await context.withClient(command, async (client, o) => {
         const { value, replica } = await client.getFeature(point);
-        print(o, { feature: value, replica: replica ?? null }, () =>
-          io.out(
+        context.print(o, { feature: value, replica: replica ?? null }, () =>
+          context.io.out(
             `${value.name === '' ? '(no feature)' : value.name} at ${place(value.location)} [replica ${replica ?? '?'}]`,
           ),
         );
       });
     });
+}
 
+/** `list`: ListFeatures inside a rectangle. */
+function addListCommand(program: Command, context: CommandContext): void {
   program
     .command('list')
     .description('ListFeatures inside a rectangle (corners in any order)')
@@ -197,21 +230,25 @@ export function buildProgram(io: Io): Command {
       longitude: 1_800_000_000,
     })
     .action(async (opts: { lo: Point; hi: Point }, command: Command) => {
-      await withClient(command, async (client, o) => {
+      await context.withClient(command, async (client, o) => {
         const { value, replica } = await client.listFeatures(
           { lo: opts.lo, hi: opts.hi },
           {
             onFeature: o.json
               ? undefined
-              : (f) => io.out(`${f.name === '' ? '(unnamed)' : f.name} at ${place(f.location)}`),
+              : (f) =>
+                  context.io.out(`${f.name === '' ? '(unnamed)' : f.name} at ${place(f.location)}`),
           },
         );
-        print(o, { features: value, count: value.length, replica: replica ?? null }, () =>
-          io.out(`${value.length} features [replica ${replica ?? '?'}]`),
+        context.print(o, { features: value, count: value.length, replica: replica ?? null }, () =>
+          context.io.out(`${value.length} features [replica ${replica ?? '?'}]`),
         );
       });
     });
+}
 
+/** `record`: RecordRoute of given or random points. */
+function addRecordCommand(program: Command, context: CommandContext): void {
   program
     .command('record')
     .description('RecordRoute: send a route and print the summary')
@@ -230,17 +267,20 @@ export function buildProgram(io: Io): Command {
     .action(
       async (opts: { point?: Point[]; points: number; features: string }, command: Command) => {
         const route = opts.point ?? randomRoute(opts.features, opts.points);
-        await withClient(command, async (client, o) => {
+        await context.withClient(command, async (client, o) => {
           const { value, replica } = await client.recordRoute(route);
-          print(o, { summary: value, points: route, replica: replica ?? null }, () =>
-            io.out(
+          context.print(o, { summary: value, points: route, replica: replica ?? null }, () =>
+            context.io.out(
               `${value.point_count} points, ${value.feature_count} features, ${value.distance} m, ${value.elapsed_time} s [replica ${replica ?? '?'}]`,
             ),
           );
         });
       },
     );
+}
 
+/** `chat`: RouteChat with given or demo notes. */
+function addChatCommand(program: Command, context: CommandContext): void {
   program
     .command('chat')
     .description('RouteChat: send notes and print the earlier notes the server sends back')
@@ -250,32 +290,38 @@ export function buildProgram(io: Io): Command {
       collect(parseNote),
     )
     .action(async (opts: { note?: RouteNote[] }, command: Command) => {
-      await withClient(command, async (client, o) => {
+      await context.withClient(command, async (client, o) => {
         const { value, replica } = await client.routeChat(opts.note ?? DEFAULT_NOTES, {
           onNote: o.json
             ? undefined
-            : (n) => io.out(`${JSON.stringify(n.message)} at ${place(n.location)}`),
+            : (n) => context.io.out(`${JSON.stringify(n.message)} at ${place(n.location)}`),
         });
-        print(o, { received: value, replica: replica ?? null }, () =>
-          io.out(`${value.length} notes received [replica ${replica ?? '?'}]`),
+        context.print(o, { received: value, replica: replica ?? null }, () =>
+          context.io.out(`${value.length} notes received [replica ${replica ?? '?'}]`),
         );
       });
     });
+}
 
+/** `health`: Health/Check; fails unless SERVING. */
+function addHealthCommand(program: Command, context: CommandContext): void {
   program
     .command('health')
     .description('grpc.health.v1.Health/Check; exits 1 unless SERVING')
     .option('--service <name>', 'service to check ("" = the whole server)', '')
     .action(async (opts: { service: string }, command: Command) => {
-      await withClient(command, async (client, o) => {
+      await context.withClient(command, async (client, o) => {
         const { value, replica } = await client.checkHealth(opts.service);
-        print(o, { service: opts.service, status: value, replica: replica ?? null }, () =>
-          io.out(`${value} [replica ${replica ?? '?'}]`),
+        context.print(o, { service: opts.service, status: value, replica: replica ?? null }, () =>
+          context.io.out(`${value} [replica ${replica ?? '?'}]`),
         );
         if (value !== 'SERVING') throw new ExitError(`${value}`, EXIT_FAILURE);
       });
     });
+}
 
+/** `spread`: Many GetFeature calls, counted per replica. */
+function addSpreadCommand(program: Command, context: CommandContext): void {
   program
     .command('spread')
     .description(
@@ -300,9 +346,9 @@ export function buildProgram(io: Io): Command {
         opts: { calls: number; concurrency: number; warmup: number; progress: boolean },
         command: Command,
       ) => {
-        await withClient(command, async (client, o) => {
+        await context.withClient(command, async (client, o) => {
           const showBar =
-            opts.progress && !o.json && io.stderrIsTty && opts.calls >= PROGRESS_MIN_CALLS;
+            opts.progress && !o.json && context.io.stderrIsTty && opts.calls >= PROGRESS_MIN_CALLS;
           const bar = showBar
             ? new SingleBar({ stream: process.stderr, clearOnComplete: true })
             : undefined;
@@ -313,34 +359,9 @@ export function buildProgram(io: Io): Command {
             warmupMs: opts.warmup,
             onProgress: bar ? (done) => bar.update(done) : undefined,
           }).finally(() => bar?.stop());
-          print(o, { target: o.target, lb: o.lb, warmupMs: opts.warmup, ...result }, () => {
-            const table = new Table({
-              head: ['replica', 'calls', 'share', 'p50 ms', 'p99 ms'],
-              colAligns: ['left', 'right', 'right', 'right', 'right'],
-              style: { head: [], border: [] },
-            });
-            for (const [replica, calls] of Object.entries(result.replicas)) {
-              const latency = result.replicaLatencyMs[replica];
-              table.push([
-                replica,
-                calls,
-                `${((100 * calls) / result.calls).toFixed(1)}%`,
-                latency?.p50.toFixed(1) ?? '',
-                latency?.p99.toFixed(1) ?? '',
-              ]);
-            }
-            io.out(table.toString());
-            const { p50, p99 } = result.latencyMs;
-            io.out(
-              `${result.calls} calls to ${o.target} (${o.lb}${o.outlierDetection ? ', outlier detection' : ''}` +
-                `${opts.warmup > 0 ? `, after ${opts.warmup} ms warm-up` : ''}): ` +
-                `${result.succeeded} ok, ${result.failed} failed, ` +
-                `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms, ` +
-                `latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
-            );
-            for (const [error, count] of Object.entries(result.errors))
-              io.out(`  ${count} × ${error}`);
-          });
+          context.print(o, { target: o.target, lb: o.lb, warmupMs: opts.warmup, ...result }, () =>
+            printSpread(context.io, o, opts.warmup, result),
+          );
           if (result.failed > 0) {
             const [first] = Object.keys(result.errors);
             throw new ExitError(
@@ -351,8 +372,35 @@ export function buildProgram(io: Io): Command {
         });
       },
     );
+}
 
-  return program;
+/** The human output of `spread`: calls per replica, a summary line, and each error's count. */
+function printSpread(io: Io, o: GlobalOptions, warmupMs: number, result: SpreadResult): void {
+  const table = new Table({
+    head: ['replica', 'calls', 'share', 'p50 ms', 'p99 ms'],
+    colAligns: ['left', 'right', 'right', 'right', 'right'],
+    style: { head: [], border: [] },
+  });
+  for (const [replica, calls] of Object.entries(result.replicas)) {
+    const latency = result.replicaLatencyMs[replica];
+    table.push([
+      replica,
+      calls,
+      `${((100 * calls) / result.calls).toFixed(1)}%`,
+      latency?.p50.toFixed(1) ?? '',
+      latency?.p99.toFixed(1) ?? '',
+    ]);
+  }
+  io.out(table.toString());
+  const { p50, p99 } = result.latencyMs;
+  io.out(
+    `${result.calls} calls to ${o.target} (${o.lb}${o.outlierDetection ? ', outlier detection' : ''}` +
+      `${warmupMs > 0 ? `, after ${warmupMs} ms warm-up` : ''}): ` +
+      `${result.succeeded} ok, ${result.failed} failed, ` +
+      `${Object.keys(result.replicas).length} replicas, ${result.elapsedMs} ms, ` +
+      `latency p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+  );
+  for (const [error, count] of Object.entries(result.errors)) io.out(`  ${count} × ${error}`);
 }
 
 /** Runs the CLI; resolves with the exit code. Errors become one line on stderr. */

@@ -6,14 +6,14 @@ import type { Rectangle } from '../generated/routeguide/Rectangle';
 import type { RouteGuideClient as RouteGuideStub } from '../generated/routeguide/RouteGuide';
 import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
 import type { RouteSummary__Output } from '../generated/routeguide/RouteSummary';
-import { REPLICA_HEADER } from '../observability/replica';
+import { REPLICA_HEADER } from '../protocol/replica';
 import {
   loadHealthClientConstructor,
   loadRouteGuideProto,
   type HealthClient,
   type HealthStatus,
-} from '../grpc/proto';
-import { bearerTokenInterceptor, channelCredentials, type TlsOptions } from './credentials';
+} from '../protocol/proto';
+import { channelCredentials, withBearerToken, type TlsOptions } from './credentials';
 import {
   DEFAULT_RETRY,
   defaultServiceConfig,
@@ -78,7 +78,7 @@ export interface Answered<T> {
   readonly replica: string | undefined;
 }
 
-export type { HealthStatus } from '../grpc/proto';
+export type { HealthStatus } from '../protocol/proto';
 
 function replicaOf(metadata: grpc.Metadata | undefined): string | undefined {
   const value = metadata?.get(REPLICA_HEADER)[0];
@@ -114,7 +114,7 @@ export class RouteGuideClient {
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.streamDeadlineMs = options.streamDeadlineMs;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.interceptors = options.token ? [bearerTokenInterceptor(options.token)] : [];
+    this.interceptors = options.token ? [withBearerToken(options.token)] : [];
     const xds = isXdsTarget(this.target);
     if (xds) registerXds();
     const channelOptions: grpc.ClientOptions = {

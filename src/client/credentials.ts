@@ -26,7 +26,7 @@ export function channelCredentials(tls: TlsOptions | undefined): grpc.ChannelCre
  * credentials because grpc-js refuses call credentials on plaintext channels, and a token in
  * front of a TLS-terminating proxy or in a test still has to be sent.
  */
-export function bearerTokenInterceptor(token: string): grpc.Interceptor {
+export function withBearerToken(token: string): grpc.Interceptor {
   const value = `Bearer ${token}`;
   return (options, nextCall) =>
     new grpc.InterceptingCall(nextCall(options), {

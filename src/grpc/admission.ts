@@ -1,7 +1,7 @@
 import * as http2 from 'node:http2';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import type { MemoryBudget } from '../observability/memory-budget';
-import { assertIntegerOptions } from '../routeguide/integer-options';
+import { assertIntegerOptions } from '../util/integer-options';
 
 import {
   DEFAULT_MAX_STREAMING_CALLS,

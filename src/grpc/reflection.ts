@@ -3,7 +3,7 @@ import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { PROTO_DIR } from './proto';
+import { PROTO_DIR } from '../protocol/proto';
 
 /**
  * The `FileDescriptorSet` reflection serves: route_guide.proto, health/v1/health.proto and the

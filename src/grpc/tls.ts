@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import type { Config } from '../config';
 import type { Logger } from '../observability/logging';
 
 /** A certificate or key file that cannot be read; start-up fails with its name. */
@@ -24,10 +23,19 @@ function read(file: string): Buffer {
   }
 }
 
+/** The TLS files of the gRPC port; `clientCaFile` additionally requires client certificates. */
+export interface ServerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile?: string;
+  /** The three files are re-read this often; changes apply to new connections. */
+  readonly reloadIntervalMs: number;
+}
+
 /** Options for {@link ServerTls}. */
 export interface ServerTlsOptions {
-  /** The TLS files (Config['tls']); undefined means plaintext. */
-  readonly tls: Config['tls'];
+  /** The TLS files; undefined means plaintext. */
+  readonly tls: ServerTlsFiles | undefined;
   /**
    * How often the files are re-read; a changed certificate, key or client CA applies to new
    * connections from then on (open ones keep theirs). Default 5000 ms.

@@ -27,11 +27,11 @@ export interface WriteBehindState {
  * message. Confirmed early, the messages of one event-loop turn queue up in the HTTP/2 stream
  * and go down in one `writev`, and a unary call's status follows its message in the same turn.
  * Memory stays bounded: a stalled reader holds at most `windowBytes` here, then grpc-js's
- * stream fills as before, and handlers that honour backpressure wait.
+ * stream fills, and handlers that honour backpressure wait.
  *
  * Each message counts its payload plus {@link MESSAGE_OVERHEAD_BYTES} against the window.
  * Only messages already encoded (bytes, see pre-encoded.ts) are sent ahead: their size is known.
- * Any other message is confirmed when written, as before. A write that fails after an early
+ * Any other message is confirmed when written. A write that fails after an early
  * confirmation still ends the call: grpc-js answers INTERNAL (or the stream is gone).
  */
 export function sendWriteBehind(

@@ -1,7 +1,8 @@
 import pino, { type Logger } from 'pino';
-import type { LogLevel } from '../config';
-
 export type { Logger } from 'pino';
+
+/** The levels `LOG_LEVEL` accepts: pino's, and `silent`. */
+export type LogLevel = pino.LevelWithSilent;
 
 /**
  * Structured JSON logs on stdout. `destination` exists for tests that capture lines.

@@ -1,4 +1,4 @@
-import { assertIntegerOptions } from '../routeguide/integer-options';
+import { assertIntegerOptions } from '../util/integer-options';
 
 /** Default soft watermark: new streaming calls are refused from this share of the budget up. */
 export const DEFAULT_MEMORY_SOFT_PERCENT = 60;

@@ -13,6 +13,7 @@ import {
   trace,
   type Attributes,
   type DiagLogFunction,
+  type Tracer,
 } from '@opentelemetry/api';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -21,6 +22,7 @@ import {
   detectResources,
   envDetector,
   resourceFromAttributes,
+  type Resource,
 } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -46,7 +48,7 @@ import type {
 } from './tracing-types';
 // Only a constant (imports nothing, so not @grpc/grpc-js before the instrumentation): client
 // spans record which replica answered.
-import { REPLICA_HEADER } from './replica';
+import { REPLICA_HEADER } from '../protocol/replica';
 
 /** Longest a shutdown waits for the last export (an unreachable collector must not hold exit up). */
 export const SHUTDOWN_FLUSH_TIMEOUT_MS = 5000;
@@ -106,6 +108,109 @@ async function createExporter(
   }
 }
 
+/** A span processor per exporter: console spans are written at once, OTLP ones in batches. */
+async function createSpanProcessors(settings: TracingSettings): Promise<SpanProcessor[]> {
+  const exporters = await Promise.all(
+    settings.exporters.map((name) => createExporter(name, settings.protocol)),
+  );
+  return exporters.map((exporter) =>
+    exporter instanceof ConsoleSpanExporter
+      ? new SimpleSpanProcessor(exporter)
+      : new BatchSpanProcessor(exporter),
+  );
+}
+
+/** Later resources win: our defaults, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES. */
+function createResource(options: TracingOptions): Resource {
+  return defaultResource()
+    .merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: options.serviceName,
+        ...(options.serviceInstanceId !== undefined
+          ? { 'service.instance.id': options.serviceInstanceId }
+          : {}),
+      }),
+    )
+    .merge(detectResources({ detectors: [envDetector] }));
+}
+
+/** Runs `fn` in a client span of `tracer`, recording a failure as the span's error. */
+function spanRunner(tracer: Tracer): Tracing['withSpan'] {
+  return (name, attributes, fn) =>
+    tracer.startActiveSpan(
+      name,
+      { kind: SpanKind.CLIENT, attributes: defined(attributes) },
+      async (span) => {
+        try {
+          return await fn();
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+}
+
+/**
+ * The active span's ids for a log line. A fresh object every time: pino merges each line's own
+ * fields into what the mixin returns.
+ */
+function activeSpanLogFields(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  if (span === undefined) return {};
+  const spanContext = span.spanContext();
+  if (!isSpanContextValid(spanContext)) return {};
+  return {
+    trace_id: spanContext.traceId,
+    span_id: spanContext.spanId,
+    trace_flags: `0${spanContext.traceFlags.toString(16)}`,
+  };
+}
+
+/** Adds the server and peer addresses of the call to the active (server) span, when recording. */
+function recordCallAddresses(call: ServerCallAddresses): void {
+  const span = trace.getSpan(context.active());
+  if (!span?.isRecording()) return;
+  const server = splitHostPort(call.getHost());
+  const peer = splitHostPort(call.getPeer());
+  span.setAttributes(
+    defined({
+      [ATTR_SERVER_ADDRESS]: server.host,
+      [ATTR_SERVER_PORT]: server.port,
+      [ATTR_NETWORK_PEER_ADDRESS]: peer.host,
+      [ATTR_NETWORK_PEER_PORT]: peer.port,
+    }),
+  );
+}
+
+/** Wraps every handler so that its span records the call's addresses. */
+function traceHandlers<H extends object>(handlers: H): H {
+  const traced: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(handlers)) {
+    traced[name] =
+      typeof handler === 'function'
+        ? function (this: unknown, call: ServerCallAddresses, ...rest: unknown[]) {
+            recordCallAddresses(call);
+            return (handler as (...args: unknown[]) => unknown).call(this, call, ...rest);
+          }
+        : handler;
+  }
+  return traced as H;
+}
+
+/** Sends OpenTelemetry's own warnings and errors to `log`. */
+function reportProblems(log: (message: string) => void): void {
+  const write: DiagLogFunction = (message, ...args) =>
+    log([message, ...args.map((arg) => String(arg))].join(' '));
+  diag.setLogger(
+    { error: write, warn: write, info: write, debug: write, verbose: write },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+}
+
 /**
  * Registers the gRPC instrumentation (first, before any exporter can load @grpc/grpc-js), then a
  * global tracer provider with a batching processor per exporter, the W3C trace-context and
@@ -119,105 +224,19 @@ export async function startOpenTelemetry(
     ignoreGrpcMethods: [...UNTRACED_GRPC_METHODS],
     metadataToSpanAttributes: { client: { responseMetadata: [REPLICA_HEADER] } },
   });
-
-  const exporters = await Promise.all(
-    settings.exporters.map((name) => createExporter(name, settings.protocol)),
-  );
-  const spanProcessors: SpanProcessor[] = exporters.map((exporter) =>
-    exporter instanceof ConsoleSpanExporter
-      ? new SimpleSpanProcessor(exporter)
-      : new BatchSpanProcessor(exporter),
-  );
-
-  // Later resources win: our defaults, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES.
-  const resource = defaultResource()
-    .merge(
-      resourceFromAttributes({
-        [ATTR_SERVICE_NAME]: options.serviceName,
-        ...(options.serviceInstanceId !== undefined
-          ? { 'service.instance.id': options.serviceInstanceId }
-          : {}),
-      }),
-    )
-    .merge(detectResources({ detectors: [envDetector] }));
-
+  const spanProcessors = await createSpanProcessors(settings);
   // The sampler comes from OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG (read by the provider).
-  const provider = new NodeTracerProvider({ resource, spanProcessors });
+  const provider = new NodeTracerProvider({ resource: createResource(options), spanProcessors });
   provider.register();
   registerInstrumentations({ instrumentations: [instrumentation], tracerProvider: provider });
 
-  const tracer = provider.getTracer('routeguide');
   let stopping: Promise<void> | undefined;
-
   return {
     enabled: true,
-
-    async withSpan<T>(name: string, attributes: SpanAttributes, fn: () => Promise<T>) {
-      return tracer.startActiveSpan(
-        name,
-        { kind: SpanKind.CLIENT, attributes: defined(attributes) },
-        async (span) => {
-          try {
-            return await fn();
-          } catch (error) {
-            span.recordException(error as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
-            throw error;
-          } finally {
-            span.end();
-          }
-        },
-      );
-    },
-
-    // A fresh object every time: pino merges each line's own fields into what the mixin returns.
-    logFields: (): Record<string, string> => {
-      const span = trace.getSpan(context.active());
-      if (span === undefined) return {};
-      const spanContext = span.spanContext();
-      if (!isSpanContextValid(spanContext)) return {};
-      return {
-        trace_id: spanContext.traceId,
-        span_id: spanContext.spanId,
-        trace_flags: `0${spanContext.traceFlags.toString(16)}`,
-      };
-    },
-
-    traceHandlers<H extends object>(handlers: H): H {
-      const traced: Record<string, unknown> = {};
-      for (const [name, handler] of Object.entries(handlers)) {
-        traced[name] =
-          typeof handler === 'function'
-            ? function (this: unknown, call: ServerCallAddresses, ...rest: unknown[]) {
-                const span = trace.getSpan(context.active());
-                if (span?.isRecording()) {
-                  const server = splitHostPort(call.getHost());
-                  const peer = splitHostPort(call.getPeer());
-                  span.setAttributes(
-                    defined({
-                      [ATTR_SERVER_ADDRESS]: server.host,
-                      [ATTR_SERVER_PORT]: server.port,
-                      [ATTR_NETWORK_PEER_ADDRESS]: peer.host,
-                      [ATTR_NETWORK_PEER_PORT]: peer.port,
-                    }),
-                  );
-                }
-                return (handler as (...args: unknown[]) => unknown).call(this, call, ...rest);
-              }
-            : handler;
-      }
-      return traced as H;
-    },
-
-    reportProblems(log: (message: string) => void) {
-      const write: DiagLogFunction = (message, ...args) =>
-        log([message, ...args.map((arg) => String(arg))].join(' '));
-      diag.setLogger(
-        { error: write, warn: write, info: write, debug: write, verbose: write },
-        { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
-      );
-    },
-
+    withSpan: spanRunner(provider.getTracer('routeguide')),
+    logFields: activeSpanLogFields,
+    traceHandlers,
+    reportProblems,
     shutdown() {
       stopping ??= Promise.race([
         provider.shutdown().catch(() => undefined),

@@ -150,13 +150,6 @@ export class BoxIndex {
     return new BoxCursor(this, box);
   }
 
-  /** Bytes of the typed arrays behind the trees and bounding boxes. */
-  get byteLength(): number {
-    let bytes = this.bounds.byteLength + (this.whole?.data.byteLength ?? 0);
-    for (const tree of this.blocks) bytes += tree.data.byteLength;
-    return bytes;
-  }
-
   private measureBlock(
     block: number,
     latitudes: Int32Array,

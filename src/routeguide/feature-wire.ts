@@ -169,9 +169,4 @@ export class EncodedFeatures {
   at(index: number): Buffer {
     return this.bytes.subarray(this.offsets[index]!, this.offsets[index + 1]!);
   }
-
-  /** Bytes held, offsets included. */
-  get byteLength(): number {
-    return this.bytes.length + this.offsets.byteLength;
-  }
 }

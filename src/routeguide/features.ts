@@ -128,11 +128,6 @@ export class FeatureDatabase {
     return this.encoded.at(index);
   }
 
-  /** Bytes held by the encoded features (part of the database's memory). */
-  get encodedBytes(): number {
-    return this.encoded.byteLength;
-  }
-
   /**
    * Database index of the first feature at exactly this location, or -1.
    * Hash lookup: O(1) expected whatever the size of the database.
@@ -181,11 +176,6 @@ export class FeatureDatabase {
     return Uint32Array.from(found);
   }
 
-  /** Bytes held by the spatial index (part of the database's memory). */
-  get spatialBytes(): number {
-    return this.spatial.byteLength;
-  }
-
   private insertSlot(index: number): void {
     const latitude = this.latitudes[index]!;
     const longitude = this.longitudes[index]!;
@@ -210,30 +200,8 @@ function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-/**
- * Validates parsed JSON as a feature list: either an array of features or `{"feature": [...]}`.
- * Throws a FeatureDatabaseError naming the file and the first bad entry.
- */
-export function parseFeatures(json: unknown, file: string): Feature[] {
-  const entries =
-    json !== null && typeof json === 'object' && !Array.isArray(json)
-      ? (json as Record<string, unknown>)['feature']
-      : json;
-  if (!Array.isArray(entries)) {
-    throw new FeatureDatabaseError(
-      file,
-      undefined,
-      'expected a JSON array of features or an object with a "feature" array',
-    );
-  }
-  const features = new Array<Feature>(entries.length);
-  for (let i = 0; i < entries.length; i++) {
-    features[i] = parseEntry(entries[i], file, i);
-  }
-  return features;
-}
-
-function parseEntry(entry: unknown, file: string, index: number): Feature {
+/** Validates one parsed feature entry; throws a FeatureDatabaseError naming the file and entry. */
+export function parseFeatureEntry(entry: unknown, file: string, index: number): Feature {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
     throw new FeatureDatabaseError(file, index, `expected an object, got ${describe(entry)}`);
   }
@@ -292,7 +260,7 @@ class FeatureColumns implements FeatureSink {
   }
 
   parsed(entry: unknown): void {
-    const { name, location } = parseEntry(entry, this.file, this.count);
+    const { name, location } = parseFeatureEntry(entry, this.file, this.count);
     this.names.add(name);
     this.pushCoordinates(location.latitude, location.longitude);
   }

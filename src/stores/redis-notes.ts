@@ -1,8 +1,7 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { GeoPoint } from '../routeguide/geo';
-import { assertIntegerOptions } from '../routeguide/integer-options';
+import { assertIntegerOptions } from '../util/integer-options';
 import {
-  DEFAULT_NOTES_MAX_PER_LOCATION,
   NotesUnavailableError,
   type Note,
   type NotesStore,
@@ -11,11 +10,14 @@ import {
 import type { Logger } from '../observability/logging';
 import type { SpanAttributes, Tracing } from '../observability/tracing-types';
 import {
+  DEFAULT_NOTES_MAX_PER_LOCATION,
   DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_REDIS_NOTES_TTL_SECONDS,
-  DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS,
-} from './redis-defaults';
+} from './defaults';
+
+/** Default of {@link RedisNotesStoreOptions.reconnectMaxDelayMs}. */
+const DEFAULT_RECONNECT_MAX_DELAY_MS = 2000;
 
 /** Options of {@link RedisNotesStore}. */
 export interface RedisNotesStoreOptions {
@@ -228,7 +230,7 @@ export class RedisNotesStore implements NotesStore {
     this.spanAttributes = redisSpanAttributes(options.url);
     assertIntegerOptions({ maxPerLocation: this.maxPerLocation, ttlSeconds: this.ttlSeconds }, 1);
     const timeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
-    const maxDelayMs = options.reconnectMaxDelayMs ?? DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS;
+    const maxDelayMs = options.reconnectMaxDelayMs ?? DEFAULT_RECONNECT_MAX_DELAY_MS;
     this.redis = createClient(options.url, options.cluster ?? false, timeoutMs, maxDelayMs);
     const client = this.redis;
     if (client instanceof Cluster) {

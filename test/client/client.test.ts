@@ -3,7 +3,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { createRouteGuideClient, type RouteGuideClient } from '../../src/client/client';
 import { TargetError } from '../../src/client/targets';
 import type { RouteGuideHandlers } from '../../src/generated/routeguide/RouteGuide';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { canonicalFeatures, featuresInBox } from '../helpers/canonical';
 import { startTestServer, type TestServer } from '../helpers/server';
 

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { createRouteGuideClient } from '../../src/client/client';
 
 /**

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createRouteGuideClient } from '../../src/client/client';
 import type { RouteGuideHandlers } from '../../src/generated/routeguide/RouteGuide';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { createTestPki, type TestPki } from '../helpers/certificates';
 import { cli } from '../helpers/cli';
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
-import { REPLICA_HEADER } from '../../src/observability/replica';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
+import { REPLICA_HEADER } from '../../src/protocol/replica';
 
 /** A test-only RouteGuide replica whose GetFeature fails most calls with UNAVAILABLE. */
 export interface FaultyServer {

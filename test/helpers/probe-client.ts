@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../../src/generated/route_guide';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
-import { PROTO_LOADER_OPTIONS } from '../../src/grpc/proto';
+import { PROTO_LOADER_OPTIONS } from '../../src/protocol/proto';
 
 /**
  * A RouteGuide client on its own connection (a local subchannel pool), with protos/ found above

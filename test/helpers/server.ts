@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadConfig, type Config } from '../../src/config';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { createLogger, type Logger } from '../../src/observability/logging';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { loadFeatureDatabase, type FeatureDatabase } from '../../src/routeguide/features';
 import { RouteGuideApp } from '../../src/server';
 import { CANONICAL_FILE } from './canonical';

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { defaultServiceConfig } from '../../src/client/service-config';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { eventually, getFeature, listFeatures, openChat } from '../helpers/calls';

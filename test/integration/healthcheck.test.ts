@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
-import { checkHealth } from '../../src/healthcheck';
+import { probeHealth } from '../../src/healthcheck';
 
 /** The compiled probe the container image runs; `npm test` builds it first (pretest). */
 const HEALTHCHECK_JS = path.resolve(__dirname, '..', '..', 'dist', 'healthcheck.js');
@@ -53,9 +53,9 @@ describe('the container health probe', () => {
   });
 
   it('reports the status of the server and of a named service', async () => {
-    await expect(checkHealth({ port })).resolves.toBe('SERVING');
+    await expect(probeHealth({ port })).resolves.toBe('SERVING');
     health.setStatus('routeguide.RouteGuide', 'NOT_SERVING');
-    await expect(checkHealth({ port, service: 'routeguide.RouteGuide' })).resolves.toBe(
+    await expect(probeHealth({ port, service: 'routeguide.RouteGuide' })).resolves.toBe(
       'NOT_SERVING',
     );
   });

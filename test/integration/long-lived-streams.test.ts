@@ -1,14 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
-import { loadHealthClientConstructor } from '../../src/grpc/proto';
+import { loadHealthClientConstructor } from '../../src/protocol/proto';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 /**
  * With the default configuration (MAX_CONNECTION_AGE_MS 30 s, no age grace), connections are
  * rebalanced by GOAWAY but streams already open on them are never cut: a RouteChat and a health
  * Watch held open for 75 s (past two max ages) end normally, while new calls move to a new
- * connection. (Before the fix, the 10 s grace killed both at about 40 s with UNAVAILABLE.)
+ * connection. (A 10 s age grace would kill both at about 40 s with UNAVAILABLE.)
  */
 const HOLD_MS = 75_000;
 const NOTE_EVERY_MS = 5_000;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as protobuf from 'protobufjs';
 import * as descriptor from 'protobufjs/ext/descriptor';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
-import { PROTO_DIR } from '../../src/grpc/proto';
+import { PROTO_DIR } from '../../src/protocol/proto';
 import { readFileDescriptorSet, SERVED_DESCRIPTOR_SET } from '../../src/grpc/reflection';
 import { ReflectionClient } from '../helpers/reflection-client';
 import { startTestServer, type TestServer } from '../helpers/server';

@@ -1,15 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { createLogger } from '../../src/observability/logging';
 import { loadFeatureDatabase } from '../../src/routeguide/features';
-import {
-  MemoryNotesStore,
-  NotesUnavailableError,
-  type Note,
-  type NotesStore,
-} from '../../src/routeguide/notes';
-import { createRouteGuideService } from '../../src/routeguide/service';
+import { NotesUnavailableError, type Note, type NotesStore } from '../../src/routeguide/notes';
+import { MemoryNotesStore } from '../../src/stores/memory-notes';
+import { createRouteGuideService } from '../../src/service/route-guide';
 import { CANONICAL_FILE } from '../helpers/canonical';
 import { openChat, routeChat } from '../helpers/calls';
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { REPLICA_HEADER } from '../../src/observability/replica';
+import { REPLICA_HEADER } from '../../src/protocol/replica';
 import { FeatureDatabase } from '../../src/routeguide/features';
-import { DEFAULT_LIST_BATCH_BYTES } from '../../src/routeguide/service';
+import { DEFAULT_LIST_BATCH_BYTES } from '../../src/service/route-guide';
 import { canonicalFeatures, featuresInBox } from '../helpers/canonical';
 import {
   eventually,

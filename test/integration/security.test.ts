@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { createLogger } from '../../src/observability/logging';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { loadFeatureDatabase } from '../../src/routeguide/features';
 import { RouteGuideApp } from '../../src/server';
 import { getFeature, listFeatures } from '../helpers/calls';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Feature__Output } from '../../src/generated/routeguide/Feature';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { eventually, getFeature, openChat } from '../helpers/calls';
 import { check, healthClient, scrape } from '../helpers/ops';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
-import { loadHealthClientConstructor, loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadHealthClientConstructor, loadRouteGuideProto } from '../../src/protocol/proto';
 import { createTestPki, type TestPki } from '../helpers/certificates';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 import { startTestServer, type TestServer } from '../helpers/server';

@@ -1,5 +1,5 @@
 import type http2 from 'node:http2';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import type { RouteNote } from '../../src/generated/routeguide/RouteNote';
 import { getFeature, routeChat } from '../helpers/calls';
 import { MiB, settledHeapBytes } from '../helpers/memory';
@@ -20,12 +20,13 @@ const encode = (() => {
 })();
 
 /**
- * RouteChat backpressure (issue 12, item 4). A client that sends notes and never reads must
+ * RouteChat backpressure. A client that sends notes and never reads must
  * stop its own stream: the server holds for it one replay and at most a note or two read
  * ahead, not everything the client pushes, nor every note its replay owes.
  *
- * Before the fix, each stalled stream also buffered grpc-js's 16-message read-ahead of 32 KiB
- * notes (≈ 0.5 MiB of strings per stream): the heap grew by 112 MiB here. With it, 17.7 MiB —
+ * Without the read-ahead limit, each stalled stream would also buffer grpc-js's 16-message
+ * read-ahead of 32 KiB notes (≈ 0.5 MiB of strings per stream): the heap grows by 112 MiB here.
+ * With it, 17.7 MiB —
  * the 100 notes the location keeps, the notes stalled replays still reference after eviction
  * (each stream holds at most one replay, ≤ the per-location cap) and one note read ahead per
  * stream. The bound asserted is 40 MiB for all 200 streams.

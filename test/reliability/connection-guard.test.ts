@@ -2,7 +2,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { checkHealth } from '../../src/healthcheck';
+import { probeHealth } from '../../src/healthcheck';
 import { guardConnections } from '../../src/grpc/http2-sessions';
 import { ConnectionGuard } from '../../src/net/connection-guard';
 import { eventually, getFeature } from '../helpers/calls';
@@ -18,7 +18,7 @@ import {
 } from '../helpers/raw-connections';
 import { createTestPki } from '../helpers/certificates';
 import { startTestServer, type TestServer } from '../helpers/server';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 
 const HANDSHAKE_MS = 500;
 const KNOWN_POINT = { latitude: 409146138, longitude: -746188906 };
@@ -283,7 +283,7 @@ describe('connection guard: connection cap', () => {
     expect(ms).toBeDefined();
     expect(attackers.every((a) => !a.isClosed())).toBe(true);
     // A fresh client cannot get in, but the health port (its own cap) answers.
-    expect(await checkHealth({ port: app.healthPort!, timeoutMs: 2000 })).toBe('SERVING');
+    expect(await probeHealth({ port: app.healthPort!, timeoutMs: 2000 })).toBe('SERVING');
     const metrics = await scrape(app.metricsPort!);
     expect(metrics.value('routeguide_connections_open', { port: 'grpc' })).toBe(cap);
     expect(

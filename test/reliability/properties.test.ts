@@ -15,7 +15,8 @@ import {
   MAX_LONGITUDE_E7,
   validatePoint,
 } from '../../src/routeguide/geo';
-import { MemoryNotesStore, type Note } from '../../src/routeguide/notes';
+import type { Note } from '../../src/routeguide/notes';
+import { MemoryNotesStore } from '../../src/stores/memory-notes';
 import { RouteAccumulator } from '../../src/routeguide/route';
 import { featuresInBox } from '../helpers/canonical';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { checkHealth } from '../../src/healthcheck';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { probeHealth } from '../../src/healthcheck';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { getFeature } from '../helpers/calls';
 import { scrape } from '../helpers/ops';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
@@ -66,7 +66,7 @@ describe('connection flood against dist/main.js', () => {
         opened += batch;
       }
       const openedMs = Date.now() - started;
-      expect(await checkHealth({ port: serving['healthPort'] as number, timeoutMs: 3000 })).toBe(
+      expect(await probeHealth({ port: serving['healthPort'] as number, timeoutMs: 3000 })).toBe(
         'SERVING',
       );
       const heldAfterOpen = attackers.filter((a) => !a.isClosed()).length;

@@ -1,7 +1,7 @@
 import type http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
-import type { MemoryNotesStore } from '../../src/routeguide/notes';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
+import type { MemoryNotesStore } from '../../src/stores/memory-notes';
 import { getFeature, openChat } from '../helpers/calls';
 import { liveHeapBytes, MiB, settledHeapBytes } from '../helpers/memory';
 import { connect, encodePoint, frame } from '../helpers/raw-grpc';

@@ -6,7 +6,7 @@ import { createRouteGuideClient, type RouteGuideClient } from '../../src/client/
 import { spread } from '../../src/client/spread';
 import type { Feature__Output } from '../../src/generated/routeguide/Feature';
 import type { RouteNote__Output } from '../../src/generated/routeguide/RouteNote';
-import { REPLICA_HEADER } from '../../src/observability/replica';
+import { REPLICA_HEADER } from '../../src/protocol/replica';
 import { killAll, servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 import { warmUp } from '../helpers/replicas';
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PROTO_DIR } from '../../src/grpc/proto';
+import { PROTO_DIR } from '../../src/protocol/proto';
 import { CANONICAL_FILE } from '../helpers/canonical';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
-import { PROTO_DIR } from '../../src/grpc/proto';
+import { PROTO_DIR } from '../../src/protocol/proto';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 

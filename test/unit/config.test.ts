@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { BUNDLED_FEATURES_FILE, ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/config';
+import { BUNDLED_FEATURES_FILE } from '../../src/routeguide/bundled-features';
 
 describe('loadConfig', () => {
   it('has documented defaults', () => {

@@ -6,7 +6,7 @@ import {
   FeatureDatabase,
   FeatureDatabaseError,
   loadFeatureDatabase,
-  parseFeatures,
+  parseFeatureEntry,
   type Feature,
 } from '../../src/routeguide/features';
 import { NameTableBuilder } from '../../src/routeguide/name-table';
@@ -21,6 +21,25 @@ function fileWith(text: string): string {
 
 function all(db: FeatureDatabase): Feature[] {
   return Array.from({ length: db.size }, (_, i) => db.featureAt(i));
+}
+
+/**
+ * Validates parsed JSON as a feature list, entry by entry: either an array of features or
+ * `{"feature": [...]}`.
+ */
+function parseFeatures(json: unknown, file: string): Feature[] {
+  const entries =
+    json !== null && typeof json === 'object' && !Array.isArray(json)
+      ? (json as Record<string, unknown>)['feature']
+      : json;
+  if (!Array.isArray(entries)) {
+    throw new FeatureDatabaseError(
+      file,
+      undefined,
+      'expected a JSON array of features or an object with a "feature" array',
+    );
+  }
+  return entries.map((entry, i) => parseFeatureEntry(entry, file, i));
 }
 
 /** The reference behaviour: JSON.parse of the whole file, then the validator. */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { loadRouteGuideProto } from '../../src/grpc/proto';
+import { loadRouteGuideProto } from '../../src/protocol/proto';
 import { FeatureDatabase, loadFeatureDatabase } from '../../src/routeguide/features';
 import { encodeFeature } from '../../src/routeguide/feature-wire';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';

@@ -1,9 +1,9 @@
 import { CallCounters } from '../../src/observability/call-counters';
-import { callObserverInterceptor } from '../../src/observability/call-observer';
+import { callObserverInterceptor } from '../../src/grpc/call-observer';
 import { FeatureDatabase } from '../../src/routeguide/features';
-import { assertIntegerOptions } from '../../src/routeguide/integer-options';
-import { MemoryNotesStore } from '../../src/routeguide/notes';
-import { createRouteGuideService } from '../../src/routeguide/service';
+import { assertIntegerOptions } from '../../src/util/integer-options';
+import { MemoryNotesStore } from '../../src/stores/memory-notes';
+import { createRouteGuideService } from '../../src/service/route-guide';
 import { capturingLogger } from '../helpers/server';
 
 describe('assertIntegerOptions', () => {

@@ -1,4 +1,5 @@
-import { MemoryNotesStore, type NotesStore } from '../../src/routeguide/notes';
+import type { NotesStore } from '../../src/routeguide/notes';
+import { MemoryNotesStore } from '../../src/stores/memory-notes';
 
 const at = (latitude: number, longitude = 0) => ({ latitude, longitude });
 const note = (latitude: number, message: string) => ({ location: at(latitude), message });

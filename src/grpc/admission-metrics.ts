@@ -1,6 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { REFUSAL_REASONS, type AdmissionControl } from '../grpc/admission';
-import type { MemoryBudget } from './memory-budget';
+import { REFUSAL_REASONS, type AdmissionControl } from './admission';
+import type { MemoryBudget } from '../observability/memory-budget';
 
 /**
  * Exports admission control and the memory budget, read at scrape time from their plain

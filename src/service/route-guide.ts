@@ -1,20 +1,20 @@
 import { performance } from 'node:perf_hooks';
 import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
-import { toServiceError, toStatusObject, type RpcError } from '../grpc/errors';
-import { preEncoded } from '../grpc/pre-encoded';
-import { limitReadAhead } from '../grpc/read-ahead';
+import { toServiceError, toStatusObject, type RpcError } from './errors';
+import { preEncoded } from './pre-encoded';
+import { assertReadAheadSupported, limitReadAhead } from './read-ahead';
 import { MESSAGE_OVERHEAD_BYTES } from '../grpc/write-behind';
 import type { Feature as FeatureMessage } from '../generated/routeguide/Feature';
 import type { RouteGuideHandlers } from '../generated/routeguide/RouteGuide';
 import type { RouteNote, RouteNote__Output } from '../generated/routeguide/RouteNote';
 import type { Logger } from '../observability/logging';
-import type { BoxCursor } from './box-index';
-import type { FeatureDatabase } from './features';
-import { encodeFeature } from './feature-wire';
-import { boxFromCorners, isValidPoint, validatePoint } from './geo';
-import { assertIntegerOptions } from './integer-options';
-import type { NotesStore } from './notes';
-import { RouteAccumulator } from './route';
+import type { BoxCursor } from '../routeguide/box-index';
+import type { FeatureDatabase } from '../routeguide/features';
+import { encodeFeature } from '../routeguide/feature-wire';
+import { boxFromCorners, isValidPoint, validatePoint } from '../routeguide/geo';
+import { assertIntegerOptions } from '../util/integer-options';
+import type { NotesStore } from '../routeguide/notes';
+import { RouteAccumulator } from '../routeguide/route';
 
 /** Default of {@link RouteGuideServiceDeps.listBatchBytes}. */
 export const DEFAULT_LIST_BATCH_BYTES = 16 * 1024;
@@ -204,6 +204,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
   const { features, notes, logger } = deps;
   const listBatchBytes = deps.listBatchBytes ?? DEFAULT_LIST_BATCH_BYTES;
   assertIntegerOptions({ listBatchBytes }, 1);
+  assertReadAheadSupported();
   const fail = (error: unknown, method: string) =>
     toStatusObject(toServiceError(error, logger, method));
 

@@ -4,7 +4,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
  * Responses encoded ahead of time. A handler may answer with the protobuf bytes of its response
  * message instead of the message object (`preEncoded(bytes)`), when the service was added with
  * {@link acceptPreEncodedResponses}: the wrapped serializer passes bytes through untouched, and
- * encodes anything else as before. grpc-js then frames and writes them like any other message,
+ * encodes anything else as usual. grpc-js then frames and writes them like any other message,
  * so the wire, flow control and the per-message interceptor events are unchanged.
  */
 

@@ -11,16 +11,16 @@ import {
   type AdmissionControl,
   type AdmittedHttp2Stream,
   type AdmittedStream,
-} from '../grpc/admission';
-import { assertCallStreamReachable, http2StreamOf } from '../grpc/call-stream';
+} from './admission';
+import { assertCallStreamReachable, http2StreamOf } from './call-stream';
+import { DEFAULT_WRITE_BEHIND_BYTES, sendWriteBehind, type WriteBehindState } from './write-behind';
+import { assertIntegerOptions } from '../util/integer-options';
 import {
-  DEFAULT_WRITE_BEHIND_BYTES,
-  sendWriteBehind,
-  type WriteBehindState,
-} from '../grpc/write-behind';
-import { assertIntegerOptions } from '../routeguide/integer-options';
-import { splitMethodPath, type CallCounters, type MethodCounters } from './call-counters';
-import { REPLICA_HEADER } from './replica';
+  splitMethodPath,
+  type CallCounters,
+  type MethodCounters,
+} from '../observability/call-counters';
+import { REPLICA_HEADER } from '../protocol/replica';
 
 /** grpc-js's server listener and status types (not exported by name from its index). */
 type InterceptingServerListener = Parameters<ServerInterceptingCallInterface['start']>[0];
