@@ -60,6 +60,23 @@ describe('architecture.json', () => {
     for (const room of architecture.rooms) expect(room.holds).not.toBe('');
   });
 
+  it("is what the README's architecture tree shows: every room present, no other", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const tree = /^## Architecture\n+```\nsrc\/\n([\s\S]*?)^```/m.exec(readme)?.[1];
+    expect(tree).toBeDefined();
+    // Folder names at the start of the tree's lines (`util/ generated/` may share one line).
+    const shown = [...tree!.matchAll(/^ {2}((?:[a-z]+\/ ?)+)/gm)].flatMap((m) =>
+      m[1]!
+        .trim()
+        .split(/\s+/)
+        .map((folder) => folder.replace(/\/$/, '')),
+    );
+    const present = architecture.rooms.filter((room) => room.reserved !== true);
+    expect(shown.sort()).toEqual(present.map((room) => room.name).sort());
+    const files = [...tree!.matchAll(/^ {2}([a-z-]+\.ts)/gm)].map((m) => m[1]!);
+    expect(files.sort()).toEqual([...architecture.composition.files].sort());
+  });
+
   it('points imports inward: every allowance names a room, and rooms import each other without a cycle', () => {
     for (const room of architecture.rooms) {
       for (const entry of room.mayImport) expect(rooms.has(roomOf(entry))).toBe(true);
