@@ -447,6 +447,11 @@ export interface StalledChatsOptions {
   readonly locations?: number;
   /** The client's SETTINGS_INITIAL_WINDOW_SIZE, never replenished. Default 1024 bytes. */
   readonly initialWindowSize?: number;
+  /**
+   * Pause between one connection's streams and the next connection's, so that admission sees
+   * the memory of the streams already stalled. Default 0: all at once (one turn each).
+   */
+  readonly openIntervalMs?: number;
   /** Longest wait for connections, and then for the server to answer the streams. Default 10 s. */
   readonly openTimeoutMs?: number;
 }
@@ -548,7 +553,9 @@ export async function stalledChats(
   };
   for (const [c, { session }] of sessions.entries()) {
     // One connection's streams per event-loop turn, so opening them stalls no other client.
-    if (c > 0) await new Promise((resolve) => setImmediate(resolve));
+    if (c > 0 && options.openIntervalMs !== undefined && options.openIntervalMs > 0)
+      await pause(options.openIntervalMs, halt.signal);
+    else if (c > 0) await new Promise((resolve) => setImmediate(resolve));
     for (let s = 0; s < options.streamsPerConnection; s++) {
       if (session.closed || session.destroyed) break;
       const first = c * options.streamsPerConnection + s;
