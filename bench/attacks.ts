@@ -8,6 +8,8 @@ import {
   idleSockets,
   overloadBurst,
   rapidReset,
+  slowRoutes,
+  stalledChats,
   stalledReaders,
   vanishMidStream,
   type Attack,
@@ -74,6 +76,39 @@ function scenarios(quick: boolean): Scenario[] {
       name: `stalled readers: ${n(10_000)} streams over 20 connections`,
       holdMs: 5000,
       start: (address) => stalledReaders(address, { streams: n(10_000), connections: 20 }),
+    },
+    {
+      name: `stalled chats: 20 × ${n(100)} RouteChat streams sending 200 notes of 1–4 KiB, never reading`,
+      holdMs: 5000,
+      start: (address) =>
+        stalledChats(address, {
+          connections: 20,
+          streamsPerConnection: n(100),
+          notesPerStream: 200,
+          noteBytes: 4096,
+        }),
+    },
+    {
+      name: `slow routes: 20 × ${n(100)} RecordRoute streams, a point every 200 ms, never half-closed`,
+      holdMs: 15_000,
+      start: (address) =>
+        slowRoutes(address, {
+          connections: 20,
+          streamsPerConnection: n(100),
+          pointsPerStream: 25,
+          intervalMs: 200,
+        }),
+    },
+    {
+      name: `route bursts: 20 × ${n(100)} RecordRoute streams of 2,000 points, never half-closed`,
+      holdMs: 15_000,
+      start: (address) =>
+        slowRoutes(address, {
+          connections: 20,
+          streamsPerConnection: n(100),
+          pointsPerStream: 2000,
+          intervalMs: 0,
+        }),
     },
     {
       name: `vanish mid-stream: rounds of 20 × ${n(50)} streams`,

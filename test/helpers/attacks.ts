@@ -3,13 +3,20 @@
  * number of sockets or streams against a RouteGuide server, reports what the server did, and
  * closes everything it opened when stopped (also when it fails half-way).
  */
+import { setMaxListeners } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { newRouteGuideClient, percentile } from './probe-client';
-import { listFeaturesRequest as rectangleRequest } from './raw-grpc';
+import {
+  encodePoint,
+  frame,
+  listFeaturesRequest as rectangleRequest,
+  varint,
+  type RawPoint,
+} from './raw-grpc';
 
 /** A running attack. */
 export interface Attack<R> {
@@ -41,6 +48,8 @@ export const WORLD: Box = {
 };
 
 export const LIST_FEATURES_PATH = '/routeguide.RouteGuide/ListFeatures';
+export const RECORD_ROUTE_PATH = '/routeguide.RouteGuide/RecordRoute';
+export const ROUTE_CHAT_PATH = '/routeguide.RouteGuide/RouteChat';
 
 /** The client connection preface and an empty SETTINGS frame: a minimal HTTP/2 handshake. */
 export const CLIENT_HANDSHAKE = Buffer.concat([
@@ -240,6 +249,527 @@ export async function stalledReaders(
         stopping = true;
         await destroyAll(sessions.map((s) => s.socket));
         closedAt = performance.now();
+        return report();
+      })()),
+  };
+}
+
+// --- client-streaming attackers: what the server did with each stream -------------------------
+
+/** What the server did with one attacking stream, as far as the attacker saw. */
+interface StreamFate {
+  /** Response headers without a grpc-status: the server took the call and answers it. */
+  answered: boolean;
+  /** The grpc-status the server ended the stream with, if it did. */
+  status: number | undefined;
+  /**
+   * The RST_STREAM code of a stream the server reset (or whose session it closed) before the
+   * attacker stopped, else undefined.
+   */
+  resetCode: number | undefined;
+  /** Bytes of request messages the attacker meant to send on this stream. */
+  readonly triedBytes: number;
+  /** Bytes of request messages whose write completed: the server's flow control let them out. */
+  sentBytes: number;
+  /** Messages whose write completed. */
+  sentMessages: number;
+  /** Resolves once the server answered, ended or reset the stream. */
+  readonly settled: Promise<void>;
+}
+
+/** Follows how the server answers `stream`; a close while `stopping()` is the attacker's own. */
+function watchStream(
+  stream: http2.ClientHttp2Stream,
+  triedBytes: number,
+  stopping: () => boolean,
+): StreamFate {
+  let settle: () => void = ignore;
+  const fate: StreamFate = {
+    answered: false,
+    status: undefined,
+    resetCode: undefined,
+    triedBytes,
+    sentBytes: 0,
+    sentMessages: 0,
+    settled: new Promise<void>((resolve) => (settle = resolve)),
+  };
+  const outcome = (headers: http2.IncomingHttpHeaders): void => {
+    const status = grpcStatusOf(headers);
+    if (status === undefined) fate.answered = true;
+    else fate.status = status;
+    settle();
+  };
+  stream.on('error', ignore);
+  stream.once('response', outcome);
+  stream.once('trailers', outcome);
+  stream.once('close', () => {
+    if (!stopping() && fate.status === undefined && stream.rstCode !== undefined) {
+      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) fate.resetCode = stream.rstCode;
+    }
+    settle();
+  });
+  return fate;
+}
+
+/** Writes `chunk` (`messages` request messages), counted on `fate` once its write completes. */
+function send(
+  stream: http2.ClientHttp2Stream,
+  fate: StreamFate,
+  chunk: Buffer,
+  messages: number,
+  written?: () => void,
+): boolean {
+  if (stream.closed || stream.destroyed) {
+    written?.();
+    return true;
+  }
+  return stream.write(chunk, (error) => {
+    if (!error) {
+      fate.sentBytes += chunk.length;
+      fate.sentMessages += messages;
+    }
+    written?.();
+  });
+}
+
+/** Resolves once `stream` drains or closes, or `signal` aborts. */
+function drained(stream: http2.ClientHttp2Stream, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    if (signal.aborted || stream.closed) return resolve();
+    stream.on('drain', done);
+    stream.on('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Resolves once `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** An abort controller for many streams: each waiting stream listens to its signal. */
+function haltSwitch(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
+/** Resolves once every promise has, or after `timeoutMs`. */
+async function allWithin(promises: Promise<unknown>[], timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(promises),
+    new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ]);
+  clearTimeout(timer);
+}
+
+/** Refusals by grpc-status name (any non-OK status the server ended a stream with). */
+function refusals(fates: readonly StreamFate[]): Record<string, number> {
+  const refused: Record<string, number> = {};
+  for (const { status } of fates) {
+    if (status === undefined || status === grpc.status.OK) continue;
+    const name = grpc.status[status] ?? String(status);
+    refused[name] = (refused[name] ?? 0) + 1;
+  }
+  return refused;
+}
+
+/** HTTP/2 error codes by value (RFC 9113 §7). */
+const HTTP2_ERRORS = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
+/** Streams the server reset, by RST_STREAM code name. */
+function resets(fates: readonly StreamFate[]): Record<string, number> {
+  const byCode: Record<string, number> = {};
+  for (const { resetCode } of fates) {
+    if (resetCode === undefined) continue;
+    const name = HTTP2_ERRORS[resetCode] ?? String(resetCode);
+    byCode[name] = (byCode[name] ?? 0) + 1;
+  }
+  return byCode;
+}
+
+function sum(fates: readonly StreamFate[], field: (fate: StreamFate) => number): number {
+  return fates.reduce((total, fate) => total + field(fate), 0);
+}
+
+// --- stalled chats ---------------------------------------------------------------------------
+
+export interface StalledChatsOptions {
+  readonly connections: number;
+  /** RouteChat streams opened on each connection. */
+  readonly streamsPerConnection: number;
+  /** Notes each stream tries to send. */
+  readonly notesPerStream: number;
+  /** Longest note message, in bytes; messages range from a quarter of it up to it. */
+  readonly noteBytes: number;
+  /**
+   * Distinct locations every note is left at, so that each note stored adds to a replay that
+   * all later notes there get back (up to the server's per-location cap). Default 4.
+   */
+  readonly locations?: number;
+  /** The client's SETTINGS_INITIAL_WINDOW_SIZE, never replenished. Default 1024 bytes. */
+  readonly initialWindowSize?: number;
+  /**
+   * Pause between one connection's streams and the next connection's, so that admission sees
+   * the memory of the streams already stalled. Default 0: all at once (one turn each).
+   */
+  readonly openIntervalMs?: number;
+  /** Longest wait for connections, and then for the server to answer the streams. Default 10 s. */
+  readonly openTimeoutMs?: number;
+}
+
+export interface StalledChatsReport {
+  readonly connections: number;
+  /** Streams opened. */
+  readonly streams: number;
+  /**
+   * Streams the server answered (response headers, then a replay): admitted, then stalled.
+   * Some of them may have been reset since (shed).
+   */
+  readonly admitted: number;
+  /** Streams the server ended with a non-OK grpc-status, by status. */
+  readonly refused: Record<string, number>;
+  /**
+   * Streams reset by the server, or whose session it closed, before the attacker stopped, by
+   * RST_STREAM code (ENHANCE_YOUR_CALM: shed).
+   */
+  readonly resetByServer: Record<string, number>;
+  /** Streams with no answer from the server yet. */
+  readonly unanswered: number;
+  /** Framed note bytes the admitted streams were to send. */
+  readonly noteBytesTried: number;
+  /** Of those, bytes the server's flow control let out (their writes completed). */
+  readonly noteBytesSent: number;
+  /** Notes the admitted streams got out. */
+  readonly notesSent: number;
+  /** The most note bytes one admitted stream got out. */
+  readonly maxNoteBytesSentPerStream: number;
+  /** Note bytes that went out on streams the server refused, before the refusal reached them. */
+  readonly noteBytesSentOnRefused: number;
+  readonly closedAt: number;
+}
+
+/** Valid, distinct locations near one another. */
+function chatLocations(count: number): RawPoint[] {
+  return Array.from({ length: count }, (_, i) => ({
+    latitude: 407_000_000 + 1000 * i,
+    longitude: -740_000_000,
+  }));
+}
+
+/** One length-prefixed `RouteNote` message. */
+export function routeNote(location: RawPoint, message: string): Buffer {
+  const point = encodePoint(location);
+  const text = Buffer.from(message, 'utf8');
+  return frame(
+    Buffer.concat([
+      Buffer.from([0x0a, point.length, ...point, 0x12, ...varint(text.length)]),
+      text,
+    ]),
+  );
+}
+
+/** A fixed set of notes at `locations`, of `noteBytes / 4` to `noteBytes` bytes of text each. */
+function notePool(locations: readonly RawPoint[], noteBytes: number): Buffer[] {
+  const shortest = Math.max(1, Math.floor(noteBytes / 4));
+  return Array.from({ length: 64 }, (_, k) => {
+    const bytes = shortest + ((k * 7919) % (noteBytes - shortest + 1));
+    const text = `note ${k} `.padEnd(bytes, String.fromCharCode(97 + (k % 26)));
+    return routeNote(locations[k % locations.length]!, text.slice(0, bytes));
+  });
+}
+
+/**
+ * RouteChat streams whose client sends notes and never reads. All notes are left at a few
+ * locations, so each one stored makes every later note's replay longer, and the client's
+ * HTTP/2 window (never replenished) lets out about one replayed note per stream: the server
+ * must then stop reading the stream's notes, which blocks the attacker's writes (it keeps
+ * writing whenever its stream drains). `stop()` vanishes: the sockets are destroyed.
+ */
+export async function stalledChats(
+  address: string,
+  options: StalledChatsOptions,
+): Promise<Attack<StalledChatsReport>> {
+  const openTimeoutMs = options.openTimeoutMs ?? 10_000;
+  const sessions = await openSessions(
+    address,
+    options.connections,
+    { initialWindowSize: options.initialWindowSize ?? 1024, enablePush: false },
+    openTimeoutMs,
+  );
+  const pool = notePool(chatLocations(options.locations ?? 4), options.noteBytes);
+  const halt = haltSwitch();
+  const fates: StreamFate[] = [];
+  const pumps: Promise<void>[] = [];
+  let closedAt = NaN;
+  const writeNotes = async (
+    stream: http2.ClientHttp2Stream,
+    fate: StreamFate,
+    first: number,
+  ): Promise<void> => {
+    for (let i = 0; i < options.notesPerStream; i++) {
+      if (halt.signal.aborted || stream.closed || stream.destroyed) return;
+      if (!send(stream, fate, pool[(first + i) % pool.length]!, 1))
+        await drained(stream, halt.signal);
+    }
+  };
+  for (const [c, { session }] of sessions.entries()) {
+    // One connection's streams per event-loop turn, so opening them stalls no other client.
+    if (c > 0 && options.openIntervalMs !== undefined && options.openIntervalMs > 0)
+      await pause(options.openIntervalMs, halt.signal);
+    else if (c > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (let s = 0; s < options.streamsPerConnection; s++) {
+      if (session.closed || session.destroyed) break;
+      const first = c * options.streamsPerConnection + s;
+      let tried = 0;
+      for (let i = 0; i < options.notesPerStream; i++)
+        tried += pool[(first + i) % pool.length]!.length;
+      const stream = session.request(requestHeaders(ROUTE_CHAT_PATH));
+      // Never read: no 'data' listener, and the stream stays paused.
+      stream.pause();
+      const fate = watchStream(stream, tried, () => halt.signal.aborted);
+      fates.push(fate);
+      pumps.push(writeNotes(stream, fate, first));
+    }
+  }
+  // Every stream answered (or refused, or reset), or the server is too slow to tell.
+  await allWithin(
+    fates.map((f) => f.settled),
+    openTimeoutMs,
+  );
+  const report = (): StalledChatsReport => {
+    const admitted = fates.filter((f) => f.answered && f.status === undefined);
+    const refused = fates.filter((f) => f.status !== undefined && f.status !== grpc.status.OK);
+    return {
+      connections: sessions.length,
+      streams: fates.length,
+      admitted: admitted.length,
+      refused: refusals(fates),
+      resetByServer: resets(fates),
+      unanswered: fates.filter(
+        (f) => !f.answered && f.status === undefined && f.resetCode === undefined,
+      ).length,
+      noteBytesTried: sum(admitted, (f) => f.triedBytes),
+      noteBytesSent: sum(admitted, (f) => f.sentBytes),
+      notesSent: sum(admitted, (f) => f.sentMessages),
+      maxNoteBytesSentPerStream: Math.max(0, ...admitted.map((f) => f.sentBytes)),
+      noteBytesSentOnRefused: sum(refused, (f) => f.sentBytes),
+      closedAt,
+    };
+  };
+  let stopped: Promise<StalledChatsReport> | undefined;
+  return {
+    report,
+    stop: () =>
+      (stopped ??= (async () => {
+        halt.abort();
+        await destroyAll(sessions.map((s) => s.socket));
+        closedAt = performance.now();
+        await allWithin(pumps, 10_000);
+        return report();
+      })()),
+  };
+}
+
+// --- slow and bursting routes ----------------------------------------------------------------
+
+export interface SlowRoutesOptions {
+  readonly connections: number;
+  /** RecordRoute streams opened on each connection. */
+  readonly streamsPerConnection: number;
+  /** Points each stream sends before it vanishes. */
+  readonly pointsPerStream: number;
+  /**
+   * Pause between a stream's points (a slowloris on a client stream). 0 makes it a burst: the
+   * points go in writes of {@link BURST_WRITE_POINTS}, as fast as flow control lets them out.
+   */
+  readonly intervalMs: number;
+  /** Longest the streams send before they vanish anyway. Default 30 s. */
+  readonly maxMs?: number;
+  /** Longest wait for the connections. Default 10 s. */
+  readonly openTimeoutMs?: number;
+}
+
+export interface SlowRoutesReport {
+  readonly connections: number;
+  /** Streams opened. */
+  readonly streams: number;
+  /** Streams the server still held open (no status, no reset) when the attacker vanished. */
+  readonly held: number;
+  /** Streams the server ended with a non-OK grpc-status, by status. */
+  readonly refused: Record<string, number>;
+  /**
+   * Streams reset by the server, or whose session it closed, before the attacker vanished, by
+   * RST_STREAM code.
+   */
+  readonly resetByServer: Record<string, number>;
+  /** Points the held streams were to send, and those that went out (their writes completed). */
+  readonly pointsTried: number;
+  readonly pointsSent: number;
+  /** Milliseconds from the first stream opened to the attacker vanishing. */
+  readonly sendingMs: number;
+  readonly closedAt: number;
+}
+
+/** Points per write of a bursting RecordRoute stream. */
+export const BURST_WRITE_POINTS = 256;
+
+const POINT_POOL_SIZE = 4096;
+
+/**
+ * `POINT_POOL_SIZE` length-prefixed `Point` messages back to back, all of one size (every
+ * coordinate a four-byte varint), so any run of them is a slice.
+ */
+function pointPool(): { bytes: Buffer; frameBytes: number } {
+  let state = 4242;
+  const next = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return 2 ** 21 + (state % (2 ** 28 - 2 ** 21));
+  };
+  const frames = Array.from({ length: POINT_POOL_SIZE }, () =>
+    frame(Buffer.from(encodePoint({ latitude: next() % 900_000_000, longitude: next() }))),
+  );
+  return { bytes: Buffer.concat(frames), frameBytes: frames[0]!.length };
+}
+
+/**
+ * RecordRoute streams that send points and never half-close, then vanish (their sockets are
+ * destroyed) once each has sent `pointsPerStream`: slowly, one point per `intervalMs` (a
+ * slowloris holding calls open), or all at once (`intervalMs` 0: a burst of work left behind).
+ * The attack ends by itself; `stop()` also ends it early.
+ */
+export async function slowRoutes(
+  address: string,
+  options: SlowRoutesOptions,
+): Promise<Attack<SlowRoutesReport>> {
+  const burst = options.intervalMs <= 0;
+  const pointsPerWrite = burst ? BURST_WRITE_POINTS : 1;
+  const sessions = await openSessions(
+    address,
+    options.connections,
+    {},
+    options.openTimeoutMs ?? 10_000,
+  );
+  const pool = pointPool();
+  const halt = haltSwitch();
+  const fates: StreamFate[] = [];
+  const startedAt = performance.now();
+  let vanishedAt = NaN;
+  let closedAt = NaN;
+  const chunk = (first: number, count: number): Buffer => {
+    const start = first % (POINT_POOL_SIZE - BURST_WRITE_POINTS);
+    return pool.bytes.subarray(start * pool.frameBytes, (start + count) * pool.frameBytes);
+  };
+  const sendPoints = async (
+    stream: http2.ClientHttp2Stream,
+    fate: StreamFate,
+    first: number,
+  ): Promise<void> => {
+    for (let sent = 0; sent < options.pointsPerStream;) {
+      if (halt.signal.aborted || stream.closed || stream.destroyed) return;
+      const count = Math.min(pointsPerWrite, options.pointsPerStream - sent);
+      sent += count;
+      if (sent === options.pointsPerStream) {
+        // The last write: wait until it (and so every earlier one) has gone out.
+        const written = new Promise<void>((resolve) =>
+          send(stream, fate, chunk(first + sent, count), count, resolve),
+        );
+        await Promise.race([written, aborted(halt.signal)]);
+        return;
+      }
+      const more = send(stream, fate, chunk(first + sent, count), count);
+      if (!burst) await pause(options.intervalMs, halt.signal);
+      else if (!more) await drained(stream, halt.signal);
+    }
+  };
+  const pumps: Promise<void>[] = [];
+  for (const [c, { session }] of sessions.entries()) {
+    // One connection's streams per event-loop turn, so opening them stalls no other client.
+    if (c > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (let s = 0; s < options.streamsPerConnection; s++) {
+      if (session.closed || session.destroyed) break;
+      const stream = session.request(requestHeaders(RECORD_ROUTE_PATH));
+      const fate = watchStream(
+        stream,
+        options.pointsPerStream * pool.frameBytes,
+        () => !Number.isNaN(vanishedAt),
+      );
+      fates.push(fate);
+      pumps.push(sendPoints(stream, fate, (c * options.streamsPerConnection + s) * 7));
+    }
+  }
+  const maxTimer = setTimeout(() => halt.abort(), options.maxMs ?? 30_000);
+  const vanish = async (): Promise<void> => {
+    vanishedAt = performance.now();
+    clearTimeout(maxTimer);
+    halt.abort();
+    await destroyAll(sessions.map((s) => s.socket));
+    closedAt = performance.now();
+  };
+  const finished = Promise.all(pumps).then(async () => {
+    if (Number.isNaN(vanishedAt)) await vanish();
+  });
+  const report = (): SlowRoutesReport => {
+    const held = fates.filter((f) => f.status === undefined && f.resetCode === undefined);
+    return {
+      connections: sessions.length,
+      streams: fates.length,
+      held: held.length,
+      refused: refusals(fates),
+      resetByServer: resets(fates),
+      pointsTried: sum(held, (f) => f.triedBytes) / pool.frameBytes,
+      pointsSent: sum(held, (f) => f.sentMessages),
+      sendingMs: (Number.isNaN(vanishedAt) ? performance.now() : vanishedAt) - startedAt,
+      closedAt,
+    };
+  };
+  let stopped: Promise<SlowRoutesReport> | undefined;
+  return {
+    report,
+    finished,
+    stop: () =>
+      (stopped ??= (async () => {
+        if (Number.isNaN(vanishedAt)) await vanish();
+        await allWithin(pumps, 10_000);
+        await finished;
         return report();
       })()),
   };

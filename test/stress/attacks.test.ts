@@ -13,6 +13,8 @@ import {
   idleSockets,
   overloadBurst,
   rapidReset,
+  slowRoutes,
+  stalledChats,
   stalledReaders,
   vanishMidStream,
   type Attack,
@@ -126,6 +128,60 @@ describe('attacks on the server process', () => {
       (address) => stalledReaders(address, { streams: scaled(10_000), connections: 20 }),
       5000,
     );
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('stops reading the notes of 2,000 RouteChat streams whose client never reads', async () => {
+    const notesPerStream = 200;
+    const figures = await run(
+      'stalled chats 20 × 100',
+      (address) =>
+        stalledChats(address, {
+          connections: 20,
+          streamsPerConnection: scaled(100),
+          notesPerStream,
+          noteBytes: 4096,
+        }),
+      5000,
+    );
+    const { admitted, noteBytesTried, noteBytesSent, maxNoteBytesSentPerStream } = figures.report;
+    expect(admitted).toBeGreaterThan(0);
+    // Each admitted stream's writes block once the server stops reading it: of 200 notes of
+    // 1–4 KiB (≈ 500 KiB) a stream gets out at most its HTTP/2 windows' worth.
+    expect(maxNoteBytesSentPerStream).toBeLessThanOrEqual(256 * 1024);
+    expect(noteBytesSent).toBeLessThanOrEqual(noteBytesTried / 2);
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('survives 2,000 RecordRoute streams sending a point every 200 ms, never half-closed, then vanishing', async () => {
+    const figures = await run(
+      'slow routes 20 × 100',
+      (address) =>
+        slowRoutes(address, {
+          connections: 20,
+          streamsPerConnection: scaled(100),
+          pointsPerStream: 25,
+          intervalMs: 200,
+        }),
+      15_000,
+    );
+    expect(figures.report.held).toBeGreaterThan(0);
+    expectSurvived(figures);
+  }, 120_000);
+
+  it('survives 2,000 RecordRoute streams bursting points, then vanishing without half-close', async () => {
+    const figures = await run(
+      'route bursts 20 × 100',
+      (address) =>
+        slowRoutes(address, {
+          connections: 20,
+          streamsPerConnection: scaled(100),
+          pointsPerStream: 2000,
+          intervalMs: 0,
+        }),
+      15_000,
+    );
+    expect(figures.report.held).toBeGreaterThan(0);
     expectSurvived(figures);
   }, 120_000);
 
