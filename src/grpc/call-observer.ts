@@ -1,3 +1,4 @@
+import * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import {
   Metadata,
@@ -194,6 +195,11 @@ class AdmittedCall extends ObservedCall implements AdmittedStream {
     this.method.started++;
     this.startedAt = performance.now();
     this.sendStatus(this.admission.status(refused));
+    // The client may still be sending its request (a RouteChat's notes, a RecordRoute's points),
+    // and grpc-js reads and discards the rest of a finished call's stream. RST_STREAM NO_ERROR
+    // after the complete response asks the client to stop (RFC 9113 §8.1); Node sends it once
+    // the trailers are written, so the status arrives first.
+    this.http2Stream.close(http2.constants.NGHTTP2_NO_ERROR);
   }
 
   override sendMessage(message: unknown, callback: () => void): void {

@@ -4,6 +4,7 @@ import { defaultServiceConfig } from '../../src/client/service-config';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
 import { eventually, getFeature, listFeatures, openChat } from '../helpers/calls';
 import { check, healthClient, scrape } from '../helpers/ops';
+import { connect, encodePoint, frame, openRawStream } from '../helpers/raw-grpc';
 import { orcaClient } from '../helpers/orca';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -111,6 +112,51 @@ describe('admission control of streaming calls', () => {
     await Promise.all(held.map(({ ended }) => ended));
     await eventually(() => app.admission.active === 0, 10_000, 'slots released');
     expect(await listFeatures(a, EVERYWHERE)).toHaveLength(100);
+  });
+
+  it('resets a refused call that is still sending (RST_STREAM NO_ERROR after its status): the server stops reading it', async () => {
+    server = await startTestServer({ env: { MAX_STREAMING_CALLS: '1' } });
+    const { app, address } = server;
+    const holder = ownClient(address);
+    clients.push(holder);
+    const held = chatOutcome(holder);
+    await eventually(() => app.admission.active === 1, 10_000, 'one chat admitted');
+
+    const session = await connect(address);
+    try {
+      // A RecordRoute that never half-closes and sends as long as the server reads.
+      const point = frame(Buffer.from(encodePoint({ latitude: 1, longitude: 1 })));
+      const chunk = Buffer.concat(Array.from({ length: 1000 }, () => point));
+      const { stream, status } = openRawStream(
+        session,
+        '/routeguide.RouteGuide/RecordRoute',
+        chunk,
+        {
+          halfClose: false,
+        },
+      );
+      const closed = new Promise<number>((resolve) =>
+        stream.once('close', () => resolve(stream.rstCode ?? -1)),
+      );
+      let sent = chunk.length;
+      const pump = (): void => {
+        while (!stream.destroyed && sent < 64 * 1024 * 1024 && stream.write(chunk))
+          sent += chunk.length;
+      };
+      stream.on('drain', () => {
+        sent += chunk.length;
+        pump();
+      });
+      pump();
+      expect(await status).toBe(grpc.status.UNAVAILABLE);
+      expect(await closed).toBe(0);
+      // What got through before the reset: the stream's flow-control window, not 64 MiB.
+      expect(sent).toBeLessThan(1024 * 1024);
+    } finally {
+      session.destroy();
+    }
+    held.chat.call.end();
+    await held.ended;
   });
 
   it('a refused call is retried after the pushback, and retry throttling stops a storm', async () => {
