@@ -130,7 +130,8 @@ function writable(call: ServerDuplexStream<RouteNote__Output, RouteNote>): Promi
  * backpressure (waiting for `drain` whenever the stream's buffer is full), and only then is the
  * next note read. A client that stops reading therefore stops its own stream: the server holds
  * for it at most one replay (≤ the per-location cap), the stream's write buffer (grpc-js: 16
- * messages) and one note read ahead.
+ * messages), one note read ahead, and the request bytes HTTP/2 had already accepted: the stream's
+ * receive window (64 KiB) and the messages grpc-js decoded from one chunk before the pause.
  */
 function routeChat(
   call: ServerDuplexStream<RouteNote__Output, RouteNote>,
