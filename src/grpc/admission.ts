@@ -44,7 +44,10 @@ interface ConnectionCalls {
 }
 
 /** What admission control needs of an HTTP/2 stream: its buffered bytes, and a reset. */
-export type AdmittedHttp2Stream = Pick<http2.ServerHttp2Stream, 'bufferSize' | 'close' | 'session'>;
+export type AdmittedHttp2Stream = Pick<
+  http2.ServerHttp2Stream,
+  'bufferSize' | 'close' | 'session' | 'destroyed'
+>;
 
 /**
  * A streaming call admitted by {@link AdmissionControl} (the call observer's AdmittedCall).

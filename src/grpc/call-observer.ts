@@ -164,6 +164,21 @@ class ObservedCall
 }
 
 /**
+ * Resets a refused call's stream once its response has gone out. The client may still be sending
+ * its request (a RouteChat's notes, a RecordRoute's points), and grpc-js reads and discards the
+ * rest of a finished call's stream; a RST_STREAM after the complete response tells the client to
+ * stop (RFC 9113 §8.1). The reset is sent a turn later, once the session has written the status
+ * (a reset submitted at once can overtake it), and with CANCEL: with NO_ERROR, Node 22 waits for
+ * a 'finish' that a trailers-only response never emits, and sends nothing.
+ */
+function stopReading(stream: AdmittedHttp2Stream): void {
+  const reset = (): void => {
+    if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  };
+  setImmediate(reset);
+}
+
+/**
  * A streaming call under admission control: admitted (or refused, before its handler runs) when
  * grpc-js starts it, released when its stream ends, and shed by admission control when memory
  * runs out. Unary and exempt calls are plain {@link ObservedCall}s and pay for none of this.
@@ -195,11 +210,7 @@ class AdmittedCall extends ObservedCall implements AdmittedStream {
     this.method.started++;
     this.startedAt = performance.now();
     this.sendStatus(this.admission.status(refused));
-    // The client may still be sending its request (a RouteChat's notes, a RecordRoute's points),
-    // and grpc-js reads and discards the rest of a finished call's stream. RST_STREAM NO_ERROR
-    // after the complete response asks the client to stop (RFC 9113 §8.1); Node sends it once
-    // the trailers are written, so the status arrives first.
-    this.http2Stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    stopReading(this.http2Stream);
   }
 
   override sendMessage(message: unknown, callback: () => void): void {

@@ -114,7 +114,7 @@ describe('admission control of streaming calls', () => {
     expect(await listFeatures(a, EVERYWHERE)).toHaveLength(100);
   });
 
-  it('resets a refused call that is still sending (RST_STREAM NO_ERROR after its status): the server stops reading it', async () => {
+  it('resets a refused call that is still sending (RST_STREAM after its status): the server stops reading it', async () => {
     server = await startTestServer({ env: { MAX_STREAMING_CALLS: '1' } });
     const { app, address } = server;
     const holder = ownClient(address);
@@ -149,7 +149,7 @@ describe('admission control of streaming calls', () => {
       });
       pump();
       expect(await status).toBe(grpc.status.UNAVAILABLE);
-      expect(await closed).toBe(0);
+      expect(await closed).toBe(8); // NGHTTP2_CANCEL
       // What got through before the reset: the stream's flow-control window, not 64 MiB.
       expect(sent).toBeLessThan(1024 * 1024);
     } finally {
