@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { writeFeatureFile } from '../../bench/generate';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
-import { connectWithSocket, frame, rawCall } from '../helpers/raw-grpc';
+import { connectWithSocket, frame, openRawStream, rawCall } from '../helpers/raw-grpc';
 
 // Whole-world ListFeatures on 100,000 features, from clients that never read and then vanish.
 // Materialising each call's matches (≈ 400 KB of indexes at this size, built synchronously in
@@ -69,18 +69,11 @@ async function openNonReader(address: string, body: Buffer): Promise<Client> {
     { length: STREAMS_PER_CONNECTION },
     () =>
       new Promise<void>((resolve) => {
-        const stream = session.request({
-          ':method': 'POST',
-          ':path': '/routeguide.RouteGuide/ListFeatures',
-          'content-type': 'application/grpc',
-          te: 'trailers',
-        });
-        stream.on('error', () => undefined);
+        const { stream } = openRawStream(session, '/routeguide.RouteGuide/ListFeatures', body);
         stream.on('response', () => resolve());
         stream.on('close', () => resolve());
         // Never read: the stream's window (64 KiB) and the connection's fill and stay full.
         stream.pause();
-        stream.end(body);
       }),
   );
   return {
