@@ -121,7 +121,7 @@ const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 /** The figures as one line for a test log or the benchmark's progress output. */
 export function describeAttack(name: string, figures: AttackFigures<unknown>): string {
   const probe = (w: ProbeWindow): string =>
-    `p50 ${round(w.p50Ms)} ms p99 ${round(w.p99Ms)} ms (${w.calls} calls, ${w.errors} errors)`;
+    `p50 ${round(w.p50Ms)} ms p90 ${round(w.p90Ms)} ms p99 ${round(w.p99Ms)} ms (${w.calls} calls, ${w.errors} errors)`;
   return (
     `${name}: RSS ${round(figures.baselineRssMb)} → peak ${round(figures.peakRssMb)} MB ` +
     `(after ${round(figures.afterRssMb)} MB${figures.killedAtCeiling ? ', KILLED at the ceiling' : ''}` +

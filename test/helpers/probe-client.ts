@@ -57,6 +57,7 @@ export interface ProbeWindow {
   readonly errorCodes: Record<string, number>;
   /** Latency percentiles of every call, errors included (nearest rank); NaN without calls. */
   readonly p50Ms: number;
+  readonly p90Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
 }
@@ -94,6 +95,7 @@ export function summarizeSamples(samples: readonly ProbeSample[]): ProbeWindow {
     errors: samples.filter((s) => s.code !== grpc.status.OK).length,
     errorCodes,
     p50Ms: percentile(sorted, 0.5),
+    p90Ms: percentile(sorted, 0.9),
     p99Ms: percentile(sorted, 0.99),
     maxMs: percentile(sorted, 1),
   };
