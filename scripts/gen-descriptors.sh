@@ -16,9 +16,13 @@ if [ -z "$PYTHON" ]; then
   exit 1
 fi
 HEALTH_ROOT="$(node -p "require('path').resolve(require('path').dirname(require('grpc-health-check').protoPath), '..', '..')")"
+# google/api/{annotations,http}.proto from protobufjs (as src/protocol/proto.ts loads them); the
+# well-known google/protobuf/*.proto from protoc's own include directory, listed first.
+GOOGLE_API_ROOT="$(node -p "require('path').dirname(require.resolve('protobufjs/package.json'))")"
+WELL_KNOWN_ROOT="$("$PYTHON" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')"
 REFLECTION_ROOT="$(node -p "require('path').resolve(require('path').dirname(require.resolve('@grpc/reflection')), '..', 'proto')")"
 "$PYTHON" -m grpc_tools.protoc \
-  -Iprotos -I"$HEALTH_ROOT" -I"$REFLECTION_ROOT" \
+  -Iprotos -I"$WELL_KNOWN_ROOT" -I"$GOOGLE_API_ROOT" -I"$HEALTH_ROOT" -I"$REFLECTION_ROOT" \
   --include_imports --descriptor_set_out=protos/descriptor_set.binpb \
   route_guide.proto health/v1/health.proto \
   grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto

@@ -7,6 +7,12 @@ import type { ProtoGrpcType } from '../generated/route_guide';
 /** Directory holding the .proto files (protos/ beside src/ and dist/). */
 export const PROTO_DIR = path.resolve(__dirname, '..', '..', 'protos');
 export const ROUTE_GUIDE_PROTO = path.join(PROTO_DIR, 'route_guide.proto');
+/**
+ * Where `google/api/annotations.proto` and `http.proto` (the `google.api.http` options that give
+ * the REST gateway its routes) come from: the googleapis definitions as protobufjs ships them,
+ * protobufjs being the parser @grpc/proto-loader itself runs on.
+ */
+export const GOOGLE_API_PROTO_DIR = path.dirname(require.resolve('protobufjs/package.json'));
 
 /**
  * The one set of proto-loader options used everywhere (server, client, tests, and the
@@ -19,7 +25,7 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = Object.freeze({
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [PROTO_DIR],
+  includeDirs: [PROTO_DIR, GOOGLE_API_PROTO_DIR],
 });
 
 export const ROUTE_GUIDE_SERVICE_NAME = 'routeguide.RouteGuide';

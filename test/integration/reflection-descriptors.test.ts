@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as protobuf from 'protobufjs';
 import * as descriptor from 'protobufjs/ext/descriptor';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
-import { PROTO_DIR } from '../../src/protocol/proto';
+import { GOOGLE_API_PROTO_DIR, PROTO_DIR } from '../../src/protocol/proto';
 import { readFileDescriptorSet, SERVED_DESCRIPTOR_SET } from '../../src/grpc/reflection';
 import { ReflectionClient } from '../helpers/reflection-client';
 import { startTestServer, type TestServer } from '../helpers/server';
@@ -20,8 +20,15 @@ const SOURCES = [
   'grpc/reflection/v1/reflection.proto',
   'grpc/reflection/v1alpha/reflection.proto',
 ];
+/** What route_guide.proto imports, as protoc lists them (dependencies first). */
+const IMPORTS = [
+  'google/api/http.proto',
+  'google/protobuf/descriptor.proto',
+  'google/api/annotations.proto',
+];
 const INCLUDE_DIRS = [
   PROTO_DIR,
+  GOOGLE_API_PROTO_DIR,
   path.resolve(path.dirname(HEALTH_PROTO_PATH), '..', '..'),
   path.resolve(path.dirname(require.resolve('@grpc/reflection')), '..', 'proto'),
 ];
@@ -67,6 +74,8 @@ function schema(root: protobuf.Root): unknown {
   const out: Record<string, unknown> = {};
   const walk = (namespace: protobuf.NamespaceBase): void => {
     for (const nested of namespace.nestedArray) {
+      // The well-known descriptor.proto is protoc's (protobufjs parses its own rewrite of it).
+      if (nested.fullName === '.google.protobuf') continue;
       if (nested instanceof protobuf.Type) {
         if (isMapEntry(nested)) continue; // folded into its map field below
         out[nested.fullName] = nested.fieldsArray
@@ -135,8 +144,11 @@ describe('the descriptors reflection serves', () => {
   });
 
   it('are named as protoc names them: files by import path, map entries by the field', () => {
-    expect(committed.map((f) => f.name)).toEqual(SOURCES);
-    expect(committed.map((f) => [f.package, f.syntax])).toEqual([
+    expect(committed.map((f) => f.name)).toEqual([...IMPORTS, ...SOURCES]);
+    expect(committed.map((f) => [f.package, f.syntax || 'proto2'])).toEqual([
+      ['google.api', 'proto3'],
+      ['google.protobuf', 'proto2'],
+      ['google.api', 'proto3'],
       ['routeguide', 'proto3'],
       ['grpc.health.v1', 'proto3'],
       ['grpc.reflection.v1', 'proto3'],
@@ -166,7 +178,7 @@ describe('the descriptors reflection serves', () => {
     expect(maps).toBe(1);
     expect(mapEntryName('statuses')).toBe('StatusesEntry');
     expect(mapEntryName('foo_bar2_baz')).toBe('FooBar2BazEntry');
-    expect(committed[0]!.options).toMatchObject({
+    expect(committed[IMPORTS.length]!.options).toMatchObject({
       javaPackage: 'io.grpc.examples.routeguide',
       javaMultipleFiles: true,
     });
@@ -198,11 +210,12 @@ describe('the descriptors reflection serves', () => {
           served.set(file.name!, file);
         }
       }
-      for (const name of SOURCES) {
+      // Imports are asked for by name, as grpcurl asks for each dependency it lacks.
+      for (const name of [...IMPORTS, ...SOURCES]) {
         const [byName] = await reflection.files({ file_by_filename: name });
         served.set(name, byName!);
       }
-      expect([...served.keys()].sort()).toEqual([...SOURCES].sort());
+      expect([...served.keys()].sort()).toEqual([...IMPORTS, ...SOURCES].sort());
       for (const file of committed) {
         expect(descriptor.FileDescriptorProto.toObject(served.get(file.name!) as never)).toEqual(
           descriptor.FileDescriptorProto.toObject(file as never),

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { PROTO_DIR } from '../../src/protocol/proto';
+import { generatePythonStubs } from '../helpers/python-stubs';
 import { CANONICAL_FILE } from '../helpers/canonical';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';
@@ -19,14 +19,7 @@ describe('interop with python3-grpcio (an independent gRPC implementation)', () 
   beforeAll(async () => {
     requireProgram(PROGRAMS.python3Grpcio);
     stubs = mkdtempSync(path.join(tmpdir(), 'routeguide-py-'));
-    await run(PYTHON, [
-      '-m',
-      'grpc_tools.protoc',
-      `-I${PROTO_DIR}`,
-      `--python_out=${stubs}`,
-      `--grpc_python_out=${stubs}`,
-      path.join(PROTO_DIR, 'route_guide.proto'),
-    ]);
+    await generatePythonStubs(stubs);
   });
 
   beforeEach(async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
-import { PROTO_DIR } from '../../src/protocol/proto';
+import { generatePythonStubs } from '../helpers/python-stubs';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 
@@ -26,12 +26,10 @@ describe('long-lived streams from python3-grpcio (C-core)', () => {
   beforeAll(async () => {
     requireProgram(PROGRAMS.python3Grpcio);
     stubs = mkdtempSync(path.join(tmpdir(), 'routeguide-long-'));
-    await run(PYTHON, [
-      ...['-m', 'grpc_tools.protoc', `-I${PROTO_DIR}`, `-I${HEALTH_PROTO_ROOT}`],
-      ...[`--python_out=${stubs}`, `--grpc_python_out=${stubs}`],
-      'route_guide.proto',
-      'health/v1/health.proto',
-    ]);
+    await generatePythonStubs(stubs, {
+      includeDirs: [HEALTH_PROTO_ROOT],
+      files: ['health/v1/health.proto'],
+    });
     server = await startTestServer();
   });
 
