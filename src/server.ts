@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { formatAddress } from './grpc/address';
 import { ConnectionAge } from './grpc/connection-age';
 import { ServerKeepalive } from './grpc/keepalive';
-import { bearerTokenInterceptor } from './auth/bearer-token';
+import { authInterceptor } from './auth/auth-interceptor';
+import { StaticTokenAuthenticator } from './auth/static-token';
 import type { Config } from './config';
 import { ServerHealth } from './grpc/health';
 import { OrcaLoadReporter } from './grpc/orca';
@@ -194,8 +195,14 @@ export class RouteGuideApp {
       }),
     ];
     if (config.authToken !== undefined) {
+      const authenticator = new StaticTokenAuthenticator({
+        token: config.authToken,
+        services: [ROUTE_GUIDE_SERVICE_NAME],
+      });
       interceptors.push(
-        bearerTokenInterceptor({ token: config.authToken, services: [ROUTE_GUIDE_SERVICE_NAME] }),
+        authInterceptor(authenticator, (error) =>
+          this.options.logger.error({ err: error }, 'authentication failed'),
+        ),
       );
     }
     return interceptors;

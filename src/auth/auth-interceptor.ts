@@ -1,0 +1,58 @@
+import {
+  ResponderBuilder,
+  ServerInterceptingCall,
+  ServerListenerBuilder,
+  status as Status,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
+import { AuthFailure, type AuthFailureKind, type Authenticator } from './authenticator';
+
+/** The gRPC status of each kind of refusal. */
+export const AUTH_FAILURE_STATUS: Readonly<Record<AuthFailureKind, Status>> = Object.freeze({
+  unauthenticated: Status.UNAUTHENTICATED,
+  'permission-denied': Status.PERMISSION_DENIED,
+  unavailable: Status.UNAVAILABLE,
+});
+
+/** The status a failed authentication ends a call with; anything but an AuthFailure is INTERNAL. */
+export function authFailureStatus(error: unknown): { code: Status; details: string } {
+  if (error instanceof AuthFailure) {
+    return { code: AUTH_FAILURE_STATUS[error.kind], details: error.message };
+  }
+  return { code: Status.INTERNAL, details: 'authentication failed' };
+}
+
+/**
+ * The gRPC face of an {@link Authenticator}: each call's metadata is checked before the handler
+ * sees it; a refused call ends with the failure's status and never reaches the handler.
+ */
+export function authInterceptor(
+  authenticator: Authenticator,
+  onError: (error: unknown) => void = () => {},
+): ServerInterceptor {
+  return (methodDescriptor, call) => {
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, next) => {
+        const [value] = metadata.get('authorization');
+        const refuse = (error: unknown): void => {
+          if (!(error instanceof AuthFailure)) onError(error);
+          call.sendStatus(authFailureStatus(error));
+        };
+        try {
+          const result = authenticator.authenticate({
+            grpcPath: methodDescriptor.path,
+            authorization: typeof value === 'string' ? value : undefined,
+          });
+          if (result instanceof Promise) result.then(() => next(metadata), refuse);
+          else next(metadata);
+        } catch (error) {
+          refuse(error);
+        }
+      })
+      .build();
+    return new ServerInterceptingCall(
+      call,
+      new ResponderBuilder().withStart((next) => next(listener)).build(),
+    );
+  };
+}
