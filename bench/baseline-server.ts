@@ -37,6 +37,8 @@ function main(): void {
     enums: String,
     defaults: true,
     oneofs: true,
+    // Our proto imports google/api/annotations.proto (REST routes), which protobufjs ships.
+    includeDirs: [path.dirname(require.resolve('protobufjs/package.json'))],
   });
   const routeguide = grpc.loadPackageDefinition(definition)['routeguide'] as grpc.GrpcObject;
   const service = (routeguide['RouteGuide'] as grpc.ServiceClientConstructor).service;

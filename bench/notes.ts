@@ -22,7 +22,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../src/generated/route_guide';
 import type { RouteGuideClient } from '../src/generated/routeguide/RouteGuide';
 import type { RouteNote__Output } from '../src/generated/routeguide/RouteNote';
-import { PROTO_LOADER_OPTIONS } from '../src/protocol/proto';
+import { GOOGLE_API_PROTO_DIR, PROTO_LOADER_OPTIONS } from '../src/protocol/proto';
 
 /** The repository: the bench runs compiled from .tmp/bench-dist/bench/. */
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -201,7 +201,7 @@ async function phase(
   const proto = grpc.loadPackageDefinition(
     protoLoader.loadSync(path.join(protos, 'route_guide.proto'), {
       ...PROTO_LOADER_OPTIONS,
-      includeDirs: [protos],
+      includeDirs: [protos, GOOGLE_API_PROTO_DIR],
     }),
   ) as unknown as ProtoGrpcType;
   const client = new proto.routeguide.RouteGuide(

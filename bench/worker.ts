@@ -7,10 +7,14 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import * as protobuf from 'protobufjs';
+import type * as protobuf from 'protobufjs';
 import type { ProtoGrpcType } from '../src/generated/route_guide';
 import type { RouteGuideClient } from '../src/generated/routeguide/RouteGuide';
-import { PROTO_LOADER_OPTIONS } from '../src/protocol/proto';
+import {
+  GOOGLE_API_PROTO_DIR,
+  loadRouteGuideRoot,
+  PROTO_LOADER_OPTIONS,
+} from '../src/protocol/proto';
 import { createRandom, GRID_E7 } from './generate';
 import { grpcFrame, H2GrpcClient } from './h2-client';
 import { repoRoot } from './paths';
@@ -32,7 +36,7 @@ function loadProto(): ProtoGrpcType {
   const protos = path.join(repoRoot(), 'protos');
   const definition = protoLoader.loadSync(path.join(protos, 'route_guide.proto'), {
     ...PROTO_LOADER_OPTIONS,
-    includeDirs: [protos],
+    includeDirs: [protos, GOOGLE_API_PROTO_DIR],
   });
   return grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
 }
@@ -228,7 +232,7 @@ async function flood(client: RouteGuideClient, spec: FloodSpec): Promise<LoadRes
 function main(): void {
   const proto = loadProto();
   // The message types, for framing requests once per load (the HTTP/2 client).
-  const messages = protobuf.loadSync(path.join(repoRoot(), 'protos', 'route_guide.proto'));
+  const messages = loadRouteGuideRoot(path.join(repoRoot(), 'protos'));
   // Connections stay open until 'disconnect', so that a run can alternate between servers
   // without reconnecting; the latest is the default.
   const connections = new Map<number, Connection>();

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import * as protobuf from 'protobufjs';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
 import type { ProtoGrpcType } from '../generated/route_guide';
 
@@ -38,6 +40,21 @@ export function loadRouteGuideProto(): {
   const packageDefinition = protoLoader.loadSync(ROUTE_GUIDE_PROTO, PROTO_LOADER_OPTIONS);
   const proto = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
   return { packageDefinition, proto };
+}
+
+/**
+ * route_guide.proto as a protobufjs Root (messages to encode and decode by hand), its imports
+ * found where {@link PROTO_LOADER_OPTIONS} finds them. `protosDir` defaults to {@link PROTO_DIR}.
+ */
+export function loadRouteGuideRoot(protosDir: string = PROTO_DIR): protobuf.Root {
+  const root = new protobuf.Root();
+  const dirs = [protosDir, GOOGLE_API_PROTO_DIR];
+  root.resolvePath = (origin, target) => {
+    if (path.isAbsolute(target)) return target;
+    const found = dirs.map((dir) => path.join(dir, target)).find((file) => existsSync(file));
+    return found ?? protobuf.util.path.resolve(origin, target);
+  };
+  return root.loadSync(path.join(protosDir, 'route_guide.proto'), { keepCase: true });
 }
 
 /** A serving status as grpc.health.v1 reports it. */

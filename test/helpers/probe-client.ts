@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../../src/generated/route_guide';
 import type { RouteGuideClient } from '../../src/generated/routeguide/RouteGuide';
-import { PROTO_LOADER_OPTIONS } from '../../src/protocol/proto';
+import { GOOGLE_API_PROTO_DIR, PROTO_LOADER_OPTIONS } from '../../src/protocol/proto';
 
 /**
  * A RouteGuide client on its own connection (a local subchannel pool), with protos/ found above
@@ -21,7 +21,7 @@ export function newRouteGuideClient(address: string): RouteGuideClient {
   const protos = path.join(dir, 'protos');
   const definition = protoLoader.loadSync(path.join(protos, 'route_guide.proto'), {
     ...PROTO_LOADER_OPTIONS,
-    includeDirs: [protos],
+    includeDirs: [protos, GOOGLE_API_PROTO_DIR],
   });
   const proto = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
   return new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure(), {

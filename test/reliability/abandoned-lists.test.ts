@@ -4,7 +4,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as protobuf from 'protobufjs';
+import { loadRouteGuideRoot } from '../../src/protocol/proto';
 import { writeFeatureFile } from '../../bench/generate';
 import { servingPort, spawnServer, type ServerProcess } from '../helpers/process';
 import { connectWithSocket, frame, openRawStream, rawCall } from '../helpers/raw-grpc';
@@ -38,7 +38,7 @@ function memory(pid: number): { rss: number; peak: number } {
   return { rss: kb('VmRSS') * 1024, peak: kb('VmHWM') * 1024 };
 }
 
-const root = protobuf.loadSync(path.resolve(__dirname, '..', '..', 'protos', 'route_guide.proto'));
+const root = loadRouteGuideRoot();
 const rectangle = (west: number, east: number): Buffer =>
   frame(
     root
