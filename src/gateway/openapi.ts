@@ -506,6 +506,7 @@ function summaryOf(comment: string): string {
 }
 
 function withoutDescription(schema: JsonSchema): JsonSchema {
-  const { description: _description, ...rest } = schema;
-  return rest;
+  return Object.fromEntries(
+    Object.entries(schema).filter(([keyword]) => keyword !== 'description'),
+  );
 }
