@@ -134,6 +134,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
       );
     }
     item[method] = builder.operation(binding, uniqueOperationId(binding, operationIds));
+    schemas.ref(binding.requestType); // a schema for every request, even one sent as parameters
   }
   const healthPath = options.healthPath ?? '/healthz';
   if (healthPath !== false && paths[healthPath]?.get === undefined) {
