@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Locator } from 'playwright-core';
 import { ApiDocs } from '../../src/gateway/api-docs';
 import { httpBindings } from '../../src/gateway/http-rules';
 import { buildOpenApiDocument } from '../../src/gateway/openapi';
@@ -133,10 +133,7 @@ describe('Swagger UI in headless Chromium', () => {
 });
 
 /** Waits (bounded) until the locator matches `count` elements; resolves with the last count. */
-async function waitForCount(
-  locator: import('playwright-core').Locator,
-  count: number,
-): Promise<number> {
+async function waitForCount(locator: Locator, count: number): Promise<number> {
   const deadline = Date.now() + 30_000;
   let seen = await locator.count();
   while (seen !== count && Date.now() < deadline) {
