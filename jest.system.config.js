@@ -1,6 +1,6 @@
 /**
  * System tier (`npm run test:system`): independent peers and system programs from Debian
- * (python3-grpcio, promtool, kubectl, redis-server). Each suite checks for its programs in
+ * (python3-grpcio, promtool, kubectl, redis-server, chromium). Each suite checks for its programs in
  * `beforeAll` (requireProgram); globalSetup checks them all first and stops the run with one
  * line per missing program.
  */

@@ -90,6 +90,11 @@ export const PROGRAMS = {
     debianPackage: 'redis-tools',
     probe: ['redis-cli', '--version'],
   },
+  chromium: {
+    name: '/usr/bin/chromium',
+    debianPackage: 'chromium',
+    probe: ['/usr/bin/chromium', '--version'],
+  },
 } as const satisfies Record<string, SystemProgram>;
 
 /** The {@link PROGRAMS} a suite's source requires: its `requireProgram(PROGRAMS.x)` calls. */
