@@ -70,7 +70,12 @@ const file = z.string().trim().min(1).optional();
 /** A comma-separated list of asymmetric JWS algorithms (HS* and `none` are never listed). */
 const algorithms = z
   .string()
-  .transform((text) => text.split(',').map((alg) => alg.trim()).filter((alg) => alg !== ''))
+  .transform((text) =>
+    text
+      .split(',')
+      .map((alg) => alg.trim())
+      .filter((alg) => alg !== ''),
+  )
   .refine((list) => list.length > 0, 'must list at least one algorithm')
   .refine(
     (list) => list.every((alg) => ASYMMETRIC_ALGORITHMS.includes(alg)),
@@ -144,7 +149,10 @@ const schema = z
     AUTH_JWKS_URL: z
       .string()
       .trim()
-      .refine((value) => /^https?:\/\//.test(value) && URL.canParse(value), 'must be an http(s) URL')
+      .refine(
+        (value) => /^https?:\/\//.test(value) && URL.canParse(value),
+        'must be an http(s) URL',
+      )
       .optional(),
     AUTH_JWKS_FILE: file,
     AUTH_HS256_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -186,11 +194,13 @@ const schema = z
   })
   .refine((e) => !jwtConfigured(e) || e.AUTH_ISSUER !== undefined, {
     path: ['AUTH_ISSUER'],
-    message: 'JWT verification (AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET) needs AUTH_ISSUER',
+    message:
+      'JWT verification (AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET) needs AUTH_ISSUER',
   })
   .refine((e) => !jwtConfigured(e) || e.AUTH_AUDIENCE !== undefined, {
     path: ['AUTH_AUDIENCE'],
-    message: 'JWT verification (AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET) needs AUTH_AUDIENCE',
+    message:
+      'JWT verification (AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET) needs AUTH_AUDIENCE',
   })
   .refine((e) => e.AUTH_JWKS_MIN_REFRESH_MS <= e.AUTH_JWKS_REFRESH_MS, {
     path: ['AUTH_JWKS_MIN_REFRESH_MS'],

@@ -205,13 +205,19 @@ export class RouteGuideApp {
     return createAuthenticator({
       ...(config.authToken !== undefined ? { token: config.authToken } : {}),
       ...(config.jwt !== undefined ? { jwt: config.jwt } : {}),
-      services: [ROUTE_GUIDE_SERVICE_NAME, ...(config.authReflection ? REFLECTION_SERVICE_NAMES : [])],
+      services: [
+        ROUTE_GUIDE_SERVICE_NAME,
+        ...(config.authReflection ? REFLECTION_SERVICE_NAMES : []),
+      ],
       onKeysLoaded: (keyCount) => {
         logger.info({ keyCount }, 'JWT signing keys loaded');
         if (this.serving && !this.stopping) this.health.setServing(true);
       },
       onKeysError: (error) =>
-        logger.warn({ err: error, usable: this.jwksKeys?.usable }, 'JWT signing keys not refreshed'),
+        logger.warn(
+          { err: error, usable: this.jwksKeys?.usable },
+          'JWT signing keys not refreshed',
+        ),
     });
   }
 
@@ -389,8 +395,9 @@ export class RouteGuideApp {
 function callSubject(call: { readonly metadata: object }): string | undefined {
   const subject = callerOf(call.metadata)?.subject;
   if (subject !== undefined) return subject;
-  const context = (call as Partial<Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>>)
-    .getAuthContext?.();
+  const context = (
+    call as Partial<Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>>
+  ).getAuthContext?.();
   const certificate = context?.sslPeerCertificate?.subject;
   return certificate === undefined ? undefined : formatCertificateSubject(certificate);
 }

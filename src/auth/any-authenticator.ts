@@ -31,7 +31,8 @@ export class AnyAuthenticator implements Authenticator {
     if (authenticator === undefined) throw failure;
     const next = (error: unknown): Caller | Promise<Caller> => {
       if (!(error instanceof AuthFailure)) throw error;
-      const worst = failure !== undefined && RANK[failure.kind] > RANK[error.kind] ? failure : error;
+      const worst =
+        failure !== undefined && RANK[failure.kind] > RANK[error.kind] ? failure : error;
       return this.from(index + 1, request, worst);
     };
     let result: Caller | Promise<Caller>;

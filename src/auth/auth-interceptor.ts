@@ -5,7 +5,12 @@ import {
   status as Status,
   type ServerInterceptor,
 } from '@grpc/grpc-js';
-import { AuthFailure, type AuthFailureKind, type Authenticator, type Caller } from './authenticator';
+import {
+  AuthFailure,
+  type AuthFailureKind,
+  type Authenticator,
+  type Caller,
+} from './authenticator';
 import { attachCaller } from './call-caller';
 
 /** The gRPC status of each kind of refusal. */

@@ -184,7 +184,8 @@ export class JwksKeys {
       const stats = await stat(file);
       const stamp = `${stats.mtimeMs}:${stats.size}:${stats.ino}`;
       if (stamp === this.fileStamp && this.keys) return undefined;
-      if (stats.size > MAX_JWKS_BYTES) throw new Error(`JWKS file is larger than ${MAX_JWKS_BYTES} bytes`);
+      if (stats.size > MAX_JWKS_BYTES)
+        throw new Error(`JWKS file is larger than ${MAX_JWKS_BYTES} bytes`);
       const text = await readFile(file, 'utf8');
       this.fileStamp = stamp;
       return text;
@@ -210,7 +211,8 @@ async function fetchKeySet(url: string, timeoutMs: number): Promise<string> {
     throw new Error(`JWKS document is larger than ${MAX_JWKS_BYTES} bytes`);
   }
   const text = await response.text();
-  if (text.length > MAX_JWKS_BYTES) throw new Error(`JWKS document is larger than ${MAX_JWKS_BYTES} bytes`);
+  if (text.length > MAX_JWKS_BYTES)
+    throw new Error(`JWKS document is larger than ${MAX_JWKS_BYTES} bytes`);
   return text;
 }
 
@@ -228,7 +230,9 @@ function parseKeySet(json: string): JSONWebKeySet {
   }
   // Private members of a key never belong in a JWKS; refusing them keeps secrets out of memory.
   if (keys.some((key: Record<string, unknown>) => 'd' in key || 'k' in key)) {
-    throw new Error('JWKS document holds private or symmetric key material; publish public keys only');
+    throw new Error(
+      'JWKS document holds private or symmetric key material; publish public keys only',
+    );
   }
   return { keys } as JSONWebKeySet;
 }

@@ -72,11 +72,13 @@ function describeJoseError(error: unknown): string | undefined {
     if (error.claim === 'aud') return 'wrong audience';
     return `claim "${error.claim}" ${error.reason === 'missing' ? 'missing' : 'invalid'}`;
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature verification failed';
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return 'signature verification failed';
   if (error instanceof errors.JOSEAlgNotAllowed) return 'signing algorithm not allowed';
   if (error instanceof errors.JWKSNoMatchingKey) return 'no known key matches the token';
   if (error instanceof errors.JWKSMultipleMatchingKeys) return 'the token matches several keys';
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return 'malformed token';
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid)
+    return 'malformed token';
   if (error instanceof errors.JOSENotSupported) return 'unsupported token or key type';
   if (error instanceof errors.JOSEError) return 'token rejected';
   return undefined;
@@ -143,11 +145,17 @@ export class JwtAuthenticator implements Authenticator {
     if (alg === 'HS256' && this.options.hs256Secret !== undefined) {
       return this.run(() => jwtVerify(token, this.options.hs256Secret!, this.hsOptions));
     }
-    if (!this.algorithms.has(alg)) throw invalidToken('signing algorithm not allowed');
     const keys = this.options.keys;
-    const resolve = keys?.resolver();
-    if (keys === undefined || resolve === undefined) {
-      throw new AuthFailure('unavailable', 'no token signing keys loaded (identity provider unreachable)');
+    // Without a JWKS only HS256 (above) can verify: every other algorithm is refused.
+    if (keys === undefined || !this.algorithms.has(alg)) {
+      throw invalidToken('signing algorithm not allowed');
+    }
+    const resolve = keys.resolver();
+    if (resolve === undefined) {
+      throw new AuthFailure(
+        'unavailable',
+        'no token signing keys loaded (identity provider unreachable)',
+      );
     }
     try {
       return await this.run(() => jwtVerify(token, resolve, this.verifyOptions), true);

@@ -22,7 +22,10 @@ const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
  * space-separated, all required. An empty scope list means a valid token suffices. Throws an
  * Error naming the bad entry.
  */
-export function parseScopePolicy(text: string, defaults: ScopePolicy = DEFAULT_SCOPES): ScopePolicy {
+export function parseScopePolicy(
+  text: string,
+  defaults: ScopePolicy = DEFAULT_SCOPES,
+): ScopePolicy {
   const policy: Record<string, readonly string[]> = { ...defaults };
   for (const entry of text.split(',')) {
     if (entry.trim() === '') continue;
