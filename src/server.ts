@@ -257,9 +257,12 @@ export class RouteGuideApp {
     // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
       acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
-      this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger }), (call) => ({
-        [ENDUSER_ID_ATTRIBUTE]: callSubject(call),
-      })),
+      this.tracing.traceHandlers(
+        createRouteGuideService({ features, notes, logger, subjectOf: tokenSubject }),
+        (call) => ({
+          [ENDUSER_ID_ATTRIBUTE]: callSubject(call),
+        }),
+      ),
     );
     this.health.addToServer(this.server);
     if (config.healthPort !== undefined) {
@@ -386,6 +389,11 @@ export class RouteGuideApp {
     await this.metricsServer?.close();
     await this.notes.close();
   }
+}
+
+/** The verified token's subject of a call (its request metadata), if any. */
+function tokenSubject(metadata: object): string | undefined {
+  return callerOf(metadata)?.subject;
 }
 
 /**

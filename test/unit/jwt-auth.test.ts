@@ -29,7 +29,7 @@ describe('scopes', () => {
 });
 
 describe('AnyAuthenticator', () => {
-  const fails = (kind: AuthFailure['kind'], message = kind): Authenticator => ({
+  const fails = (kind: AuthFailure['kind'], message: string = kind): Authenticator => ({
     authenticate: () => {
       throw new AuthFailure(kind, message);
     },
