@@ -6,6 +6,7 @@ import {
   type ServerInterceptor,
 } from '@grpc/grpc-js';
 import {
+  ANONYMOUS,
   AuthFailure,
   type AuthFailureKind,
   type Authenticator,
@@ -49,7 +50,7 @@ export function authInterceptor(
           call.sendStatus(authFailureStatus(error));
         };
         const pass = (caller: Caller): void => {
-          attachCaller(metadata, caller);
+          if (caller !== ANONYMOUS) attachCaller(metadata, caller);
           next(metadata);
         };
         try {
