@@ -103,7 +103,7 @@ export class H2GrpcClient {
    * response messages when the status is OK, rejects with {@link H2CallError} otherwise.
    * The headers are those grpc-js's client sends, so the server parses as much as usual.
    */
-  call(path: string, frame: Buffer, timeoutMs: number): Promise<number> {
+  call(path: string, frame: Buffer, timeoutMs: number, authorization?: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const stream = this.session.request({
         [HTTP2_HEADER_METHOD]: 'POST',
@@ -114,6 +114,7 @@ export class H2GrpcClient {
         'grpc-accept-encoding': 'identity,deflate,gzip',
         'accept-encoding': 'identity',
         'grpc-timeout': `${timeoutMs}m`,
+        ...(authorization === undefined ? {} : { authorization }),
       });
       const counter = new MessageCounter();
       let status: string | undefined;

@@ -24,6 +24,8 @@ export interface LoadSpec {
   callTimeoutMs: number;
   /** Offset into the inputs so workers do not all send the same sequence. */
   offset: number;
+  /** `authorization` metadata of every GetFeature/ListFeatures call (e.g. `Bearer <jwt>`). */
+  authorization?: string;
 }
 
 /** ListFeatures over `box`, pausing `pauseMs` after `pauseAfter` features (backpressure check). */

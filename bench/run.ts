@@ -21,6 +21,7 @@ import {
   type MemoryFigures,
   type SizeReport,
 } from './report';
+import { benchJwt } from './jwt';
 import { BenchServer } from './server-process';
 import { meanFigures, summarize, type PhaseFigures } from './stats';
 import { WorkerPool } from './worker-pool';
@@ -267,6 +268,7 @@ async function measure(
       maxCalls,
       callTimeoutMs: phase.callTimeoutMs,
       offset: i * 7919,
+      ...(server.authorization === undefined ? {} : { authorization: server.authorization }),
     });
   if (warmUp) {
     await pool.load(
@@ -510,6 +512,17 @@ function contendersFor(dataset: Dataset, options: Options, otlpEndpoint: string)
         OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
       }),
+    },
+    {
+      name: 'JWT on',
+      description:
+        'ours, JWT verification on (RS256, cached key from AUTH_JWKS_FILE; bench/jwt.ts)',
+      start: async () => {
+        const jwt = await benchJwt();
+        const server = await startOurs(dataset, options, jwt.env);
+        server.authorization = jwt.authorization;
+        return server;
+      },
     },
     {
       name: 'protections off',

@@ -49,6 +49,8 @@ export class BenchServer {
   loadMs: number | undefined;
   port = 0;
   logLines = 0;
+  /** `authorization` metadata the load sends to this server (GetFeature/ListFeatures); default none. */
+  authorization: string | undefined;
   private stderr = '';
 
   private constructor(

@@ -81,9 +81,11 @@ function callOnce(
   workload: Workload,
   i: number,
   timeoutMs: number,
+  authorization?: string,
 ): Promise<number> {
   if (framed !== undefined) {
-    return connection.h2.call(framed.path, framed.frames[i % framed.frames.length]!, timeoutMs);
+    const frame = framed.frames[i % framed.frames.length]!;
+    return connection.h2.call(framed.path, frame, timeoutMs, authorization);
   }
   const { client } = connection;
   return new Promise((resolve, reject) => {
@@ -151,7 +153,14 @@ async function runLoad(
       const t0 = performance.now();
       try {
         // Await first: `items += await …` would read `items` before other lanes add to it.
-        const items = await callOnce(connection, framed, spec.workload, next++, spec.callTimeoutMs);
+        const items = await callOnce(
+          connection,
+          framed,
+          spec.workload,
+          next++,
+          spec.callTimeoutMs,
+          spec.authorization,
+        );
         result.items += items;
         result.latenciesUs.push(Math.round((performance.now() - t0) * 1000));
         result.calls++;

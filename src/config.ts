@@ -2,6 +2,20 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { ServerTlsFiles } from './grpc/tls';
+import type { JwtSettings } from './auth/create-authenticator';
+import {
+  DEFAULT_JWKS_FETCH_TIMEOUT_MS,
+  DEFAULT_JWKS_MAX_STALE_MS,
+  DEFAULT_JWKS_MIN_REFRESH_MS,
+  DEFAULT_JWKS_REFRESH_MS,
+} from './auth/jwks-keys';
+import {
+  ASYMMETRIC_ALGORITHMS,
+  DEFAULT_ALGORITHMS,
+  DEFAULT_CLOCK_SKEW_SECONDS,
+  DEFAULT_MAX_TOKEN_BYTES,
+} from './auth/jwt-authenticator';
+import { DEFAULT_SCOPES, parseScopePolicy, type ScopePolicy } from './auth/scopes';
 import type { LogLevel } from './observability/logging';
 import { BUNDLED_FEATURES_FILE } from './routeguide/bundled-features';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
@@ -52,6 +66,31 @@ const boolean = z
   .pipe(z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }))
   .transform((value) => value === 'true' || value === '1');
 const file = z.string().trim().min(1).optional();
+
+/** A comma-separated list of asymmetric JWS algorithms (HS* and `none` are never listed). */
+const algorithms = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((alg) => alg.trim())
+      .filter((alg) => alg !== ''),
+  )
+  .refine((list) => list.length > 0, 'must list at least one algorithm')
+  .refine(
+    (list) => list.every((alg) => ASYMMETRIC_ALGORITHMS.includes(alg)),
+    `must list only ${ASYMMETRIC_ALGORITHMS.join(', ')} (HS256 needs AUTH_HS256_SECRET; none is never allowed)`,
+  );
+
+/** `AUTH_SCOPES`: `Method=scope scope,…` onto the default policy. */
+const scopes = z.string().transform((text, context): ScopePolicy => {
+  try {
+    return parseScopePolicy(text);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
 
 /**
  * Every environment variable the server reads, with its default. The README's configuration
@@ -107,6 +146,27 @@ const schema = z
     TLS_CLIENT_CA_FILE: file,
     TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
+    AUTH_JWKS_URL: z
+      .string()
+      .trim()
+      .refine(
+        (value) => /^https?:\/\//.test(value) && URL.canParse(value),
+        'must be an http(s) URL',
+      )
+      .optional(),
+    AUTH_JWKS_FILE: file,
+    AUTH_HS256_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    AUTH_ISSUER: z.string().trim().min(1).optional(),
+    AUTH_AUDIENCE: z.string().trim().min(1).optional(),
+    AUTH_ALGORITHMS: algorithms.default([...DEFAULT_ALGORITHMS]),
+    AUTH_CLOCK_SKEW_SECONDS: integer(0, 3600).default(DEFAULT_CLOCK_SKEW_SECONDS),
+    AUTH_SCOPES: scopes.default(DEFAULT_SCOPES),
+    AUTH_MAX_TOKEN_BYTES: integer(256, 65536).default(DEFAULT_MAX_TOKEN_BYTES),
+    AUTH_JWKS_REFRESH_MS: integer(100, 86_400_000).default(DEFAULT_JWKS_REFRESH_MS),
+    AUTH_JWKS_MIN_REFRESH_MS: integer(10, 3_600_000).default(DEFAULT_JWKS_MIN_REFRESH_MS),
+    AUTH_JWKS_MAX_STALE_MS: positive.default(DEFAULT_JWKS_MAX_STALE_MS),
+    AUTH_JWKS_FETCH_TIMEOUT_MS: integer(10, 60_000).default(DEFAULT_JWKS_FETCH_TIMEOUT_MS),
+    AUTH_REFLECTION: boolean.default(false),
   })
   .refine((e) => !e.REDIS_CLUSTER || e.REDIS_URL !== undefined, {
     path: ['REDIS_CLUSTER'],
@@ -127,7 +187,38 @@ const schema = z
   .refine((e) => e.TLS_CLIENT_CA_FILE === undefined || e.TLS_CERT_FILE !== undefined, {
     path: ['TLS_CLIENT_CA_FILE'],
     message: 'client certificates (mTLS) need TLS_CERT_FILE and TLS_KEY_FILE',
+  })
+  .refine((e) => e.AUTH_JWKS_URL === undefined || e.AUTH_JWKS_FILE === undefined, {
+    path: ['AUTH_JWKS_FILE'],
+    message: 'set AUTH_JWKS_URL or AUTH_JWKS_FILE, not both',
+  })
+  .refine((e) => !jwtConfigured(e) || e.AUTH_ISSUER !== undefined, {
+    path: ['AUTH_ISSUER'],
+    message:
+      'JWT verification (AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET) needs AUTH_ISSUER',
+  })
+  .refine((e) => !jwtConfigured(e) || e.AUTH_AUDIENCE !== undefined, {
+    path: ['AUTH_AUDIENCE'],
+    message:
+      'JWT verification (AUTH_JWKS_URL, AUTH_JWKS_FILE or AUTH_HS256_SECRET) needs AUTH_AUDIENCE',
+  })
+  .refine((e) => e.AUTH_JWKS_MIN_REFRESH_MS <= e.AUTH_JWKS_REFRESH_MS, {
+    path: ['AUTH_JWKS_MIN_REFRESH_MS'],
+    message: 'must not exceed AUTH_JWKS_REFRESH_MS',
   });
+
+/** Whether any JWT key source is configured. */
+function jwtConfigured(e: {
+  AUTH_JWKS_URL?: string | undefined;
+  AUTH_JWKS_FILE?: string | undefined;
+  AUTH_HS256_SECRET?: string | undefined;
+}): boolean {
+  return (
+    e.AUTH_JWKS_URL !== undefined ||
+    e.AUTH_JWKS_FILE !== undefined ||
+    e.AUTH_HS256_SECRET !== undefined
+  );
+}
 
 /** The validated, immutable server configuration. */
 export interface Config {
@@ -215,6 +306,13 @@ export interface Config {
   readonly tls?: ServerTlsFiles;
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
+  /**
+   * JWT access tokens verified against the identity provider's keys (`AUTH_JWKS_URL` or
+   * `AUTH_JWKS_FILE`, or `AUTH_HS256_SECRET`); with `authToken` too, either credential passes.
+   */
+  readonly jwt?: JwtSettings;
+  /** Reflection needs a credential too (`AUTH_REFLECTION`; open by default). */
+  readonly authReflection: boolean;
 }
 
 /** A configuration problem; the message lists every bad variable. */
@@ -234,7 +332,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 const KNOWN = new Set(Object.keys(schema.shape));
-const SECRET = new Set(['REDIS_URL', 'AUTH_TOKEN']);
+const SECRET = new Set(['REDIS_URL', 'AUTH_TOKEN', 'AUTH_HS256_SECRET']);
 
 /** Parses the environment once into a frozen Config, or throws a ConfigError. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -314,5 +412,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {}),
     ...(e.AUTH_TOKEN !== undefined ? { authToken: e.AUTH_TOKEN } : {}),
+    ...(jwtConfigured(e) ? { jwt: jwtSettings(e) } : {}),
+    authReflection: e.AUTH_REFLECTION,
   });
+}
+
+type Parsed = z.output<typeof schema>;
+
+function jwtSettings(e: Parsed): JwtSettings {
+  return {
+    ...(e.AUTH_JWKS_URL !== undefined ? { jwksUrl: e.AUTH_JWKS_URL } : {}),
+    ...(e.AUTH_JWKS_FILE !== undefined ? { jwksFile: path.resolve(e.AUTH_JWKS_FILE) } : {}),
+    ...(e.AUTH_HS256_SECRET !== undefined ? { hs256Secret: e.AUTH_HS256_SECRET } : {}),
+    issuer: e.AUTH_ISSUER!,
+    audience: e.AUTH_AUDIENCE!,
+    algorithms: e.AUTH_ALGORITHMS,
+    clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+    scopes: e.AUTH_SCOPES,
+    maxTokenBytes: e.AUTH_MAX_TOKEN_BYTES,
+    refreshMs: e.AUTH_JWKS_REFRESH_MS,
+    minRefreshMs: e.AUTH_JWKS_MIN_REFRESH_MS,
+    maxStaleMs: e.AUTH_JWKS_MAX_STALE_MS,
+    fetchTimeoutMs: e.AUTH_JWKS_FETCH_TIMEOUT_MS,
+  };
 }

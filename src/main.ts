@@ -131,7 +131,8 @@ function logServing(
       metricsPort: app.metricsPort,
       healthPort: app.healthPort,
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
-      auth: config.authToken !== undefined,
+      auth: config.authToken !== undefined || config.jwt !== undefined,
+      jwt: config.jwt === undefined ? 'off' : app.jwksKeys?.usable === false ? 'no keys yet' : 'on',
       reflection: config.reflection,
       notesStore: config.redis === undefined ? 'memory' : 'redis',
       features: loaded.features.size,
@@ -144,6 +145,9 @@ function logServing(
   );
   if (config.authToken !== undefined && config.tls === undefined) {
     logger.warn('AUTH_TOKEN is set without TLS: bearer tokens cross the network in cleartext');
+  }
+  if (config.jwt !== undefined && config.tls === undefined) {
+    logger.warn('JWT verification is on without TLS: access tokens cross the network in cleartext');
   }
 }
 

@@ -4,7 +4,10 @@ import { formatAddress } from './grpc/address';
 import { ConnectionAge } from './grpc/connection-age';
 import { ServerKeepalive } from './grpc/keepalive';
 import { authInterceptor } from './auth/auth-interceptor';
-import { StaticTokenAuthenticator } from './auth/static-token';
+import type { Authenticator } from './auth/authenticator';
+import { callerOf } from './auth/call-caller';
+import { createAuthenticator, type AuthSetup } from './auth/create-authenticator';
+import type { JwksKeys } from './auth/jwks-keys';
 import type { Config } from './config';
 import { ServerHealth } from './grpc/health';
 import { OrcaLoadReporter } from './grpc/orca';
@@ -20,7 +23,7 @@ import { MemoryBudget } from './observability/memory-budget';
 import { cgroupMemoryLimit } from './observability/memory-limit';
 import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './protocol/proto';
 import { acceptPreEncodedResponses } from './service/pre-encoded';
-import { ServerReflection } from './grpc/reflection';
+import { REFLECTION_SERVICE_NAMES, ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
 import type { NotesStore } from './routeguide/notes';
 import { MemoryNotesStore } from './stores/memory-notes';
@@ -48,6 +51,9 @@ export interface RouteGuideAppOptions {
   readonly rss?: () => number;
 }
 
+/** The OpenTelemetry attribute naming the authenticated caller (never a metric label). */
+export const ENDUSER_ID_ATTRIBUTE = 'enduser.id';
+
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
 export const HEALTH_SERVICE_NAMES: readonly string[] = ['', ROUTE_GUIDE_SERVICE_NAME];
 
@@ -71,6 +77,14 @@ export class RouteGuideApp {
   readonly orca: OrcaLoadReporter | undefined;
   /** Overload protection of streaming calls, with the memory budget when there is one. */
   readonly admission: AdmissionControl;
+  /**
+   * The one policy deciding who may call what (AUTH_TOKEN, JWT, or either), for every face
+   * (the gRPC interceptor here, the REST gateway); undefined when every call is open.
+   */
+  readonly authenticator: Authenticator | undefined;
+  /** The JWT verification keys when AUTH_JWKS_URL or AUTH_JWKS_FILE is set. */
+  readonly jwksKeys: JwksKeys | undefined;
+  private serving = false;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
@@ -106,6 +120,9 @@ export class RouteGuideApp {
       registerAdmissionMetrics(this.metrics.registry, this.admission, this.admission.memory);
     }
     this.orca = config.orca.enabled ? this.createOrca() : undefined;
+    const auth = this.createAuth();
+    this.authenticator = auth?.authenticator;
+    this.jwksKeys = auth?.keys;
 
     const c = config.connections;
     this.server = new grpc.Server({
@@ -180,6 +197,31 @@ export class RouteGuideApp {
   }
 
   /**
+   * The authenticator of AUTH_TOKEN and/or JWT: RouteGuide (and reflection with AUTH_REFLECTION)
+   * need a credential; health and ORCA stay open for probes and load reports.
+   */
+  private createAuth(): AuthSetup | undefined {
+    const { config, logger } = this.options;
+    return createAuthenticator({
+      ...(config.authToken !== undefined ? { token: config.authToken } : {}),
+      ...(config.jwt !== undefined ? { jwt: config.jwt } : {}),
+      services: [
+        ROUTE_GUIDE_SERVICE_NAME,
+        ...(config.authReflection ? REFLECTION_SERVICE_NAMES : []),
+      ],
+      onKeysLoaded: (keyCount) => {
+        logger.info({ keyCount }, 'JWT signing keys loaded');
+        if (this.serving && !this.stopping) this.health.setServing(true);
+      },
+      onKeysError: (error) =>
+        logger.warn(
+          { err: error, usable: this.jwksKeys?.usable },
+          'JWT signing keys not refreshed',
+        ),
+    });
+  }
+
+  /**
    * The server's interceptors. Order matters: the first sits next to the transport. The call
    * observer (counting and the replica header, in one layer) first, so it counts what every
    * later one answers (e.g. UNAUTHENTICATED) and even refused calls carry the header;
@@ -194,14 +236,14 @@ export class RouteGuideApp {
         admission: this.admission,
       }),
     ];
-    if (config.authToken !== undefined) {
-      const authenticator = new StaticTokenAuthenticator({
-        token: config.authToken,
-        services: [ROUTE_GUIDE_SERVICE_NAME],
-      });
+    if (this.authenticator !== undefined) {
+      const { logger } = this.options;
       interceptors.push(
-        authInterceptor(authenticator, (error) =>
-          this.options.logger.error({ err: error }, 'authentication failed'),
+        authInterceptor(
+          this.authenticator,
+          (error) => logger.error({ err: error }, 'authentication failed'),
+          (method, failure) =>
+            logger.debug({ method, kind: failure.kind, reason: failure.message }, 'call refused'),
         ),
       );
     }
@@ -215,7 +257,12 @@ export class RouteGuideApp {
     // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
       acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
-      this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
+      this.tracing.traceHandlers(
+        createRouteGuideService({ features, notes, logger, subjectOf: tokenSubject }),
+        (call) => ({
+          [ENDUSER_ID_ATTRIBUTE]: callSubject(call),
+        }),
+      ),
     );
     this.health.addToServer(this.server);
     if (config.healthPort !== undefined) {
@@ -296,7 +343,10 @@ export class RouteGuideApp {
     }
     this.admission.memory?.start();
     this.orca?.start();
-    this.health.setServing(true);
+    await this.jwksKeys?.start();
+    this.serving = true;
+    // JWT without any key loaded refuses every call: NOT_SERVING until keys arrive.
+    this.health.setServing(this.jwksKeys === undefined || this.jwksKeys.everLoaded);
     return this.boundPort;
   }
 
@@ -314,6 +364,7 @@ export class RouteGuideApp {
   private async stop(graceMs: number): Promise<void> {
     const { config, logger } = this.options;
     this.health.setServing(false);
+    this.jwksKeys?.close();
     this.connectionAge.stop();
     this.keepalive.stop();
     if (config.shutdown.delayMs > 0) await delay(config.shutdown.delayMs);
@@ -338,6 +389,35 @@ export class RouteGuideApp {
     await this.metricsServer?.close();
     await this.notes.close();
   }
+}
+
+/** The verified token's subject of a call (its request metadata), if any. */
+function tokenSubject(metadata: object): string | undefined {
+  return callerOf(metadata)?.subject;
+}
+
+/**
+ * Who made a call, for its span: the verified token's subject, else the client certificate's
+ * subject under mTLS. Computed only for recorded spans.
+ */
+function callSubject(call: { readonly metadata: object }): string | undefined {
+  const subject = callerOf(call.metadata)?.subject;
+  if (subject !== undefined) return subject;
+  const context = (
+    call as Partial<Pick<grpc.ServerUnaryCall<unknown, unknown>, 'getAuthContext'>>
+  ).getAuthContext?.();
+  const certificate = context?.sslPeerCertificate?.subject;
+  return certificate === undefined ? undefined : formatCertificateSubject(certificate);
+}
+
+/** `CN=client,O=example`: the subject's fields in the order Node lists them. */
+function formatCertificateSubject(
+  subject: Readonly<Record<string, string | string[] | undefined>>,
+): string {
+  return Object.entries(subject)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('+') : value}`)
+    .join(',');
 }
 
 /** The Redis notes store when `REDIS_URL` is set. */

@@ -37,6 +37,7 @@ interface GlobalOptions {
   json: boolean;
   deadline: number;
   token?: string;
+  tokenFile?: string;
   tls?: boolean;
   tlsCa?: string;
   tlsCert?: string;
@@ -145,6 +146,10 @@ function globalOptions(program: Command, io: Io): Command {
       DEFAULT_DEADLINE_MS,
     )
     .option('--token <token>', 'send "authorization: Bearer <token>" with every call')
+    .option(
+      '--token-file <file>',
+      'like --token, read from a file and re-read when it changes (rotated tokens)',
+    )
     .option('--tls', 'use TLS with the system roots (implied by any --tls-* option)')
     .option('--tls-ca <file>', 'PEM roots to verify the server with')
     .option('--tls-cert <file>', 'PEM client certificate (mutual TLS)')
@@ -182,6 +187,7 @@ function commandContext(io: Io): CommandContext {
       deadlineMs: o.deadline,
       streamDeadlineMs: o.deadline,
       token: o.token,
+      tokenFile: o.tokenFile,
       tls: tlsOptions(o),
       loadBalancing: { policy: o.lb, outlierDetection: o.outlierDetection },
     });

@@ -14,6 +14,7 @@ import {
   type HealthStatus,
 } from '../protocol/proto';
 import { channelCredentials, withBearerToken, type TlsOptions } from './credentials';
+import { TokenFile } from './token-file';
 import {
   DEFAULT_RETRY,
   defaultServiceConfig,
@@ -34,6 +35,11 @@ export interface RouteGuideClientOptions {
   readonly tls?: TlsOptions;
   /** Sent as `authorization: Bearer <token>` on every call; default: no header. */
   readonly token?: string;
+  /**
+   * A file holding the bearer token, re-read (when it changed) for every call so rotated tokens
+   * are sent; exclusive with `token`. Default: none.
+   */
+  readonly tokenFile?: string;
   /**
    * Deadline of each GetFeature and health check (all retries included) in ms, unless the call
    * says otherwise. Default 10000.
@@ -114,7 +120,7 @@ export class RouteGuideClient {
     this.deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.streamDeadlineMs = options.streamDeadlineMs;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
-    this.interceptors = options.token ? [withBearerToken(options.token)] : [];
+    this.interceptors = bearerInterceptors(options);
     const xds = isXdsTarget(this.target);
     if (xds) registerXds();
     const channelOptions: grpc.ClientOptions = {
@@ -279,4 +285,16 @@ export class RouteGuideClient {
 /** Builds a typed RouteGuide client; see RouteGuideClientOptions for the defaults. */
 export function createRouteGuideClient(options: RouteGuideClientOptions = {}): RouteGuideClient {
   return new RouteGuideClient(options);
+}
+
+/** The interceptor sending the configured bearer token, if any. */
+function bearerInterceptors(options: RouteGuideClientOptions): grpc.Interceptor[] {
+  if (options.token !== undefined && options.tokenFile !== undefined) {
+    throw new Error('give a bearer token or a token file, not both');
+  }
+  if (options.tokenFile !== undefined) {
+    const file = new TokenFile(options.tokenFile);
+    return [withBearerToken(() => file.read())];
+  }
+  return options.token ? [withBearerToken(options.token)] : [];
 }

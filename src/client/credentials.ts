@@ -22,16 +22,18 @@ export function channelCredentials(tls: TlsOptions | undefined): grpc.ChannelCre
 }
 
 /**
- * Adds `authorization: Bearer <token>` to every call. An interceptor rather than call
- * credentials because grpc-js refuses call credentials on plaintext channels, and a token in
- * front of a TLS-terminating proxy or in a test still has to be sent.
+ * Adds `authorization: Bearer <token>` to every call; a function is asked per call (a rotated
+ * token file). An interceptor rather than call credentials because grpc-js refuses call
+ * credentials on plaintext channels, and a token in front of a TLS-terminating proxy or in a
+ * test still has to be sent.
  */
-export function withBearerToken(token: string): grpc.Interceptor {
-  const value = `Bearer ${token}`;
+export function withBearerToken(token: string | (() => string)): grpc.Interceptor {
+  const fixed = typeof token === 'string' ? `Bearer ${token}` : undefined;
+  const current = typeof token === 'string' ? undefined : token;
   return (options, nextCall) =>
     new grpc.InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
-        metadata.set('authorization', value);
+        metadata.set('authorization', fixed ?? `Bearer ${current!()}`);
         next(metadata, listener);
       },
     });

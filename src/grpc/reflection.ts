@@ -70,6 +70,12 @@ export function servedPackageDefinition(
   };
 }
 
+/** The reflection services {@link ServerReflection} serves. */
+export const REFLECTION_SERVICE_NAMES: readonly string[] = Object.freeze([
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+]);
+
 /** grpc.reflection v1 and v1alpha over {@link servedPackageDefinition}. */
 export class ServerReflection {
   private readonly service = new ReflectionService(servedPackageDefinition());

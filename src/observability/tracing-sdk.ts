@@ -42,6 +42,7 @@ import {
 import type {
   ServerCallAddresses,
   SpanAttributes,
+  CallSpanAttributes,
   Tracing,
   TracingOptions,
   TracingSettings,
@@ -171,9 +172,10 @@ function activeSpanLogFields(): Record<string, string> {
 }
 
 /** Adds the server and peer addresses of the call to the active (server) span, when recording. */
-function recordCallAddresses(call: ServerCallAddresses): void {
+function recordCallAddresses(call: ServerCallAddresses, attributes?: CallSpanAttributes): void {
   const span = trace.getSpan(context.active());
   if (!span?.isRecording()) return;
+  if (attributes) span.setAttributes(defined(attributes(call)));
   const server = splitHostPort(call.getHost());
   const peer = splitHostPort(call.getPeer());
   span.setAttributes(
@@ -187,13 +189,13 @@ function recordCallAddresses(call: ServerCallAddresses): void {
 }
 
 /** Wraps every handler so that its span records the call's addresses. */
-function traceHandlers<H extends object>(handlers: H): H {
+function traceHandlers<H extends object>(handlers: H, attributes?: CallSpanAttributes): H {
   const traced: Record<string, unknown> = {};
   for (const [name, handler] of Object.entries(handlers)) {
     traced[name] =
       typeof handler === 'function'
         ? function (this: unknown, call: ServerCallAddresses, ...rest: unknown[]) {
-            recordCallAddresses(call);
+            recordCallAddresses(call, attributes);
             return (handler as (...args: unknown[]) => unknown).call(this, call, ...rest);
           }
         : handler;

@@ -10,7 +10,12 @@ export type SpanAttributes = Readonly<Record<string, string | number | boolean |
 export interface ServerCallAddresses {
   getPeer(): string;
   getHost(): string;
+  /** The request metadata object (grpc-js's `call.metadata`). */
+  readonly metadata: object;
 }
+
+/** Span attributes of one call beyond its addresses (e.g. `enduser.id`), computed only when it is recorded. */
+export type CallSpanAttributes = (call: ServerCallAddresses) => SpanAttributes;
 
 /** What the app, its stores and the CLI use; `TRACING_OFF` (./tracing) when tracing is off. */
 export interface Tracing {
@@ -30,9 +35,10 @@ export interface Tracing {
   /**
    * Wraps gRPC service handlers so that each call's server span (started by the gRPC
    * instrumentation just before the handler runs) also carries the server address and port the
-   * client dialled and the peer's address. Off: returns `handlers` itself.
+   * client dialled and the peer's address, plus `attributes(call)` when given. Off: returns
+   * `handlers` itself.
    */
-  traceHandlers<H extends object>(handlers: H): H;
+  traceHandlers<H extends object>(handlers: H, attributes?: CallSpanAttributes): H;
   /** Sends the OpenTelemetry SDK's own warnings and errors (e.g. failed exports) to `log`. */
   reportProblems(log: (message: string) => void): void;
   /** Exports the spans still buffered and stops; resolves within a few seconds even when the collector is unreachable. */

@@ -23,7 +23,8 @@ function hasGrpcCode(error: unknown): error is Error & { code: Status; details?:
 }
 
 /**
- * Translates anything a handler threw into the status the caller receives:
+ * Translates anything a handler threw into the status the caller receives (log lines name the
+ * method and, when known, the caller's `subject`):
  * - invalid input → INVALID_ARGUMENT with the readable message (logged at debug level);
  * - a dependency that cannot be reached (the notes store) → UNAVAILABLE, not logged per call
  *   (the dependency logs its own connection changes once each);
@@ -31,10 +32,19 @@ function hasGrpcCode(error: unknown): error is Error & { code: Status; details?:
  * - anything else is a fault of ours → logged with its cause, INTERNAL to the caller,
  *   without internal details.
  */
-export function toServiceError(error: unknown, logger: Logger, method: string): RpcError {
+export function toServiceError(
+  error: unknown,
+  logger: Logger,
+  method: string,
+  subject?: string,
+): RpcError {
   if (error instanceof RpcError) return error;
+  const who = subject === undefined ? {} : { subject };
   if (error instanceof InvalidInputError) {
-    logger.debug({ method, code: 'INVALID_ARGUMENT', details: error.message }, 'call rejected');
+    logger.debug(
+      { method, ...who, code: 'INVALID_ARGUMENT', details: error.message },
+      'call rejected',
+    );
     return new RpcError(Status.INVALID_ARGUMENT, error.message, { cause: error });
   }
   if (error instanceof NotesUnavailableError) {
@@ -43,7 +53,7 @@ export function toServiceError(error: unknown, logger: Logger, method: string): 
   if (hasGrpcCode(error)) {
     return new RpcError(error.code, error.details ?? error.message, { cause: error });
   }
-  logger.error({ err: error, method }, 'handler failed');
+  logger.error({ err: error, method, ...who }, 'handler failed');
   return new RpcError(Status.INTERNAL, 'internal error', { cause: error });
 }
 

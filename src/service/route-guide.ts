@@ -32,6 +32,11 @@ export interface RouteGuideServiceDeps {
    * ({@link DEFAULT_LIST_BATCH_BYTES}).
    */
   readonly listBatchBytes?: number;
+  /**
+   * The authenticated caller of a call (its request metadata), for the call's log lines; never
+   * a metric label. Default: none logged.
+   */
+  readonly subjectOf?: (metadata: object) => string | undefined;
 }
 
 /**
@@ -206,8 +211,9 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
   const listBatchBytes = deps.listBatchBytes ?? DEFAULT_LIST_BATCH_BYTES;
   assertIntegerOptions({ listBatchBytes }, 1);
   assertReadAheadSupported();
-  const fail = (error: unknown, method: string) =>
-    toStatusObject(toServiceError(error, logger, method));
+  const subjectOf = deps.subjectOf ?? (() => undefined);
+  const fail = (error: unknown, method: string, call: { metadata: object }) =>
+    toStatusObject(toServiceError(error, logger, method, subjectOf(call.metadata)));
 
   return {
     GetFeature(call, callback) {
@@ -221,7 +227,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           ),
         );
       } catch (error) {
-        callback(toServiceError(error, logger, 'GetFeature'));
+        callback(toServiceError(error, logger, 'GetFeature', subjectOf(call.metadata)));
       }
     },
 
@@ -232,10 +238,10 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           validatePoint(call.request.hi, 'hi'),
         );
         streamFeatures(call, features, features.cursorWithin(box), listBatchBytes, (error) =>
-          call.emit('error', fail(error, 'ListFeatures')),
+          call.emit('error', fail(error, 'ListFeatures', call)),
         );
       } catch (error) {
-        call.emit('error', fail(error, 'ListFeatures'));
+        call.emit('error', fail(error, 'ListFeatures', call));
       }
     },
 
@@ -251,7 +257,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           received++;
         } catch (error) {
           failed = true;
-          callback(toServiceError(error, logger, 'RecordRoute'));
+          callback(toServiceError(error, logger, 'RecordRoute', subjectOf(call.metadata)));
         }
       });
       call.on('end', () => {
@@ -267,7 +273,9 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
     },
 
     RouteChat(call) {
-      routeChat(call, notes, (error) => toServiceError(error, logger, 'RouteChat'));
+      routeChat(call, notes, (error) =>
+        toServiceError(error, logger, 'RouteChat', subjectOf(call.metadata)),
+      );
     },
   };
 }

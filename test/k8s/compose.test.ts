@@ -212,3 +212,23 @@ describe('docker-compose.yml', () => {
     expect(flag('--maxmemory-policy')).toBe('allkeys-lru');
   });
 });
+
+describe('deploy/compose.jwt.yml', () => {
+  const override = parseYamlFile<{
+    services: Record<string, { environment?: Record<string, string>; command?: string[] }>;
+  }>('deploy/compose.jwt.yml');
+
+  it('validates, sets the documented JWT variables and gives the client a token file', () => {
+    const validate = composeSpecValidator();
+    expect(validate(override)).toBe(true);
+    const env = override.services['routeguide']!.environment!;
+    for (const name of Object.keys(env)) expect(documentedVariables()).toContain(name);
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining(['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE']),
+    );
+    const command = override.services['client']!.command!;
+    // The override replaces the client's command: it keeps the base one and adds the token.
+    expect(command.slice(0, client.command!.length)).toEqual(client.command);
+    expect(command[command.indexOf('--token-file') + 1]).toBe('/run/secrets/routeguide_token');
+  });
+});

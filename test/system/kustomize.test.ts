@@ -3,7 +3,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
-import { ROOT, assembleKustomization, renderKustomize, type K8sObject } from '../helpers/deploy';
+import type { IDeployment } from 'kubernetes-models/apps/v1';
+import type { IJob } from 'kubernetes-models/batch/v1';
+import type { IConfigMap } from 'kubernetes-models/v1';
+import { loadConfig } from '../../src/config';
+import {
+  ROOT,
+  assembleKustomization,
+  documentedVariables,
+  renderKustomize,
+  validateWithKubernetesModels,
+  type K8sObject,
+} from '../helpers/deploy';
 import { PROGRAMS, requireProgram } from '../helpers/system-programs';
 
 const byKindAndName = (objects: K8sObject[]) =>
@@ -56,5 +67,72 @@ describe('kubectl kustomize k8s/', () => {
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+});
+
+/** k8s/components/jwt after components/tls, as its comment says, rendered by kubectl kustomize. */
+describe('k8s/components/jwt (kubectl kustomize)', () => {
+  let rendered: K8sObject[];
+  const server = (kind: string) =>
+    rendered.filter(
+      (o) =>
+        o.kind === kind &&
+        (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/name'] !==
+          'redis',
+    );
+
+  beforeAll(() => {
+    requireProgram(PROGRAMS.kubectl);
+    const overlay = mkdtempSync(path.join(tmpdir(), 'routeguide-k8s-jwt-'));
+    const k8s = path.relative(overlay, path.join(ROOT, 'k8s'));
+    writeFileSync(
+      path.join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        `resources: [${k8s}]`,
+        `components: [${k8s}/components/tls, ${k8s}/components/jwt]`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      const out = execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
+      rendered = parseAllDocuments(out).map((doc) => doc.toJSON() as K8sObject);
+    } finally {
+      rmSync(overlay, { recursive: true, force: true });
+    }
+  });
+
+  it('validates, and the server reads JWT settings from the routeguide-jwt ConfigMap beside its own', () => {
+    for (const result of validateWithKubernetesModels(rendered)) {
+      expect(result).toEqual({ ...result, errors: [] });
+    }
+    const maps = server('ConfigMap') as unknown as IConfigMap[];
+    const jwt = maps.find((m) => m.metadata!.name!.startsWith('routeguide-jwt-'))!;
+    const base = maps.find((m) => m.metadata!.name!.startsWith('routeguide-config-'))!;
+    for (const name of Object.keys(jwt.data!)) expect(documentedVariables()).toContain(name);
+    const config = loadConfig({ ...base.data, ...jwt.data, REPLICA_ID: 'pod' });
+    expect(config.jwt).toMatchObject({ audience: 'routeguide' });
+    expect(config.tls).toBeDefined();
+
+    const [deployment] = server('Deployment') as unknown as IDeployment[];
+    const container = deployment!.spec!.template.spec!.containers[0]!;
+    expect(container.envFrom!.map((e) => e.configMapRef?.name)).toEqual([
+      base.metadata!.name,
+      jwt.metadata!.name,
+    ]);
+  });
+
+  it('the client Job sends the token file from the routeguide-client-token Secret, over TLS', () => {
+    const [job] = server('Job') as unknown as IJob[];
+    const pod = job!.spec!.template.spec!;
+    const args = pod.containers[0]!.args!;
+    expect(args).toEqual(expect.arrayContaining(['--tls', '--token-file']));
+    const file = args[args.indexOf('--token-file') + 1]!;
+    const mount = pod.containers[0]!.volumeMounts!.find((m) => m.name === 'token')!;
+    expect(path.dirname(file)).toBe(mount.mountPath);
+    expect(pod.volumes!.find((v) => v.name === 'token')?.secret?.secretName).toBe(
+      'routeguide-client-token',
+    );
   });
 });

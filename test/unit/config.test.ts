@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       },
       metrics: { enabled: true, port: 9464 },
       reflection: true,
+      authReflection: false,
       orca: { enabled: true, minReportIntervalMs: 1000 },
       shutdown: { delayMs: 0, graceMs: 10_000 },
     });
@@ -239,5 +240,100 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://n', REDIS_CLUSTER: 'yes' })).toThrow(
       /REDIS_CLUSTER="yes": must be true or false/,
     );
+  });
+
+  describe('JWT access tokens', () => {
+    const jwt = { AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'routeguide' };
+
+    it('is off by default; reflection open', () => {
+      const config = loadConfig({});
+      expect(config.jwt).toBeUndefined();
+      expect(config.authReflection).toBe(false);
+    });
+
+    it('reads AUTH_JWKS_URL with the documented defaults', () => {
+      const config = loadConfig({ AUTH_JWKS_URL: 'https://idp.example/jwks.json', ...jwt });
+      expect(config.jwt).toEqual({
+        jwksUrl: 'https://idp.example/jwks.json',
+        issuer: 'https://idp.example',
+        audience: 'routeguide',
+        algorithms: ['RS256', 'ES256', 'EdDSA'],
+        clockSkewSeconds: 60,
+        scopes: {
+          '/routeguide.RouteGuide/GetFeature': ['routeguide.read'],
+          '/routeguide.RouteGuide/ListFeatures': ['routeguide.read'],
+          '/routeguide.RouteGuide/RecordRoute': ['routeguide.write'],
+          '/routeguide.RouteGuide/RouteChat': ['routeguide.write'],
+        },
+        maxTokenBytes: 8192,
+        refreshMs: 600_000,
+        minRefreshMs: 30_000,
+        maxStaleMs: 86_400_000,
+        fetchTimeoutMs: 5000,
+      });
+    });
+
+    it('reads every JWT variable', () => {
+      const config = loadConfig({
+        AUTH_JWKS_FILE: 'keys/jwks.json',
+        ...jwt,
+        AUTH_ALGORITHMS: 'ES384, PS256',
+        AUTH_CLOCK_SKEW_SECONDS: '5',
+        AUTH_SCOPES:
+          'GetFeature=geo.read geo.any, RouteChat=, /grpc.reflection.v1.ServerReflection/ServerReflectionInfo=admin',
+        AUTH_MAX_TOKEN_BYTES: '4096',
+        AUTH_JWKS_REFRESH_MS: '60000',
+        AUTH_JWKS_MIN_REFRESH_MS: '1000',
+        AUTH_JWKS_MAX_STALE_MS: '3600000',
+        AUTH_JWKS_FETCH_TIMEOUT_MS: '2000',
+        AUTH_REFLECTION: 'true',
+      });
+      expect(config.authReflection).toBe(true);
+      expect(config.jwt).toMatchObject({
+        jwksFile: path.resolve('keys/jwks.json'),
+        algorithms: ['ES384', 'PS256'],
+        clockSkewSeconds: 5,
+        scopes: {
+          '/routeguide.RouteGuide/GetFeature': ['geo.read', 'geo.any'],
+          '/routeguide.RouteGuide/ListFeatures': ['routeguide.read'],
+          '/routeguide.RouteGuide/RouteChat': [],
+          '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo': ['admin'],
+        },
+        maxTokenBytes: 4096,
+        refreshMs: 60_000,
+        minRefreshMs: 1000,
+        maxStaleMs: 3_600_000,
+        fetchTimeoutMs: 2000,
+      });
+      expect(loadConfig({ AUTH_HS256_SECRET: 'x'.repeat(32), ...jwt }).jwt).toMatchObject({
+        hs256Secret: 'x'.repeat(32),
+      });
+    });
+
+    it.each([
+      [
+        { AUTH_JWKS_URL: 'https://idp/jwks', AUTH_AUDIENCE: 'a' },
+        /AUTH_ISSUER=.*needs AUTH_ISSUER/,
+      ],
+      [
+        { AUTH_JWKS_URL: 'https://idp/jwks', AUTH_ISSUER: 'i' },
+        /AUTH_AUDIENCE=.*needs AUTH_AUDIENCE/,
+      ],
+      [
+        { AUTH_JWKS_URL: 'ftp://idp/jwks', ...jwt },
+        /AUTH_JWKS_URL="ftp:\/\/idp\/jwks": must be an http\(s\) URL/,
+      ],
+      [{ AUTH_JWKS_URL: 'https://idp/jwks', AUTH_JWKS_FILE: 'f', ...jwt }, /not both/],
+      [{ AUTH_ALGORITHMS: 'RS256,HS256' }, /AUTH_ALGORITHMS=.*HS256 needs AUTH_HS256_SECRET/],
+      [{ AUTH_ALGORITHMS: 'none' }, /AUTH_ALGORITHMS="none"/],
+      [{ AUTH_ALGORITHMS: ' , ' }, /AUTH_ALGORITHMS=.*at least one/],
+      [{ AUTH_SCOPES: 'GetFeature' }, /AUTH_SCOPES=.*expected Method=scope/],
+      [{ AUTH_SCOPES: 'GetFeature=a"b' }, /AUTH_SCOPES=.*not a valid scope/],
+      [{ AUTH_MAX_TOKEN_BYTES: '100' }, /AUTH_MAX_TOKEN_BYTES="100"/],
+      [{ AUTH_JWKS_MIN_REFRESH_MS: '700000' }, /AUTH_JWKS_MIN_REFRESH_MS=.*must not exceed/],
+      [{ AUTH_HS256_SECRET: 'short', ...jwt }, /AUTH_HS256_SECRET=<redacted>: must be at least 32/],
+    ])('rejects %j naming the variable', (env, message) => {
+      expect(() => loadConfig(env)).toThrow(message);
+    });
   });
 });
