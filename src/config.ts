@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ServerTlsFiles } from './grpc/tls';
 import type { LogLevel } from './observability/logging';
 import { BUNDLED_FEATURES_FILE } from './routeguide/bundled-features';
+import { DEFAULT_REST_MAX_BODY_BYTES } from './gateway/defaults';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
 import {
   DEFAULT_MAX_STREAMING_CALLS,
@@ -107,6 +108,26 @@ const schema = z
     TLS_CLIENT_CA_FILE: file,
     TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
+    REST: boolean.default(true),
+    REST_PORT: port.default(8080),
+    REST_MAX_CONNECTIONS: positive.default(1000),
+    REST_MAX_BODY_BYTES: integer(1, 2 ** 31 - 1).default(DEFAULT_REST_MAX_BODY_BYTES),
+    REST_CORS_ORIGINS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter((origin) => origin !== ''),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^(\*|https?:\/\/[^/\s]+)$/, 'each origin must be * or scheme://host[:port]'),
+        ),
+      )
+      .optional(),
   })
   .refine((e) => !e.REDIS_CLUSTER || e.REDIS_URL !== undefined, {
     path: ['REDIS_CLUSTER'],
@@ -215,6 +236,17 @@ export interface Config {
   readonly tls?: ServerTlsFiles;
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
+  /** The REST gateway's port (docs/rest.md); absent when `REST=false`. */
+  readonly rest?: {
+    /** 0 picks a free port (logged as `restPort`). */
+    readonly port: number;
+    /** Open connections on the REST port beyond which new ones are closed at accept. */
+    readonly maxConnections: number;
+    /** Largest request body of a unary call (streams are limited per message instead). */
+    readonly maxBodyBytes: number;
+    /** Origins answered with CORS headers (`*`: any); empty: no CORS. */
+    readonly corsOrigins: readonly string[];
+  };
 }
 
 /** A configuration problem; the message lists every bad variable. */
@@ -314,5 +346,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {}),
     ...(e.AUTH_TOKEN !== undefined ? { authToken: e.AUTH_TOKEN } : {}),
+    ...(e.REST
+      ? {
+          rest: {
+            port: e.REST_PORT,
+            maxConnections: e.REST_MAX_CONNECTIONS,
+            maxBodyBytes: e.REST_MAX_BODY_BYTES,
+            corsOrigins: e.REST_CORS_ORIGINS ?? [],
+          },
+        }
+      : {}),
   });
 }

@@ -32,6 +32,11 @@ import { guardConnections } from './grpc/http2-sessions';
 import { ConnectionGuard } from './net/connection-guard';
 import { addConnectionMetrics } from './observability/connection-metrics';
 import { ServerTls } from './grpc/tls';
+import type { Authenticator } from './auth/authenticator';
+import { httpBindings } from './gateway/http-rules';
+import { RestGateway, type DocsHandler, type GrpcHandler } from './gateway/rest-gateway';
+import { RestServer } from './gateway/rest-server';
+import type { RouteGuideHandlers } from './generated/routeguide/RouteGuide';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {
@@ -46,6 +51,11 @@ export interface RouteGuideAppOptions {
   readonly tracing?: Tracing;
   /** Resident set size sampler of the memory budget (tests). Default: `process.memoryUsage.rss`. */
   readonly rss?: () => number;
+  /**
+   * The OpenAPI document and Swagger UI (gateway/api-docs.ts), asked first for every GET on the
+   * REST port. Default: none (those paths are 404).
+   */
+  readonly docs?: DocsHandler;
 }
 
 /** Names the health service answers for: the whole server (`""`) and RouteGuide. */
@@ -71,6 +81,15 @@ export class RouteGuideApp {
   readonly orca: OrcaLoadReporter | undefined;
   /** Overload protection of streaming calls, with the memory budget when there is one. */
   readonly admission: AdmissionControl;
+  /**
+   * The RouteGuide handlers both faces run: the gRPC server registers them, the REST gateway
+   * calls them in-process (traced when tracing is on).
+   */
+  readonly handlers: RouteGuideHandlers;
+  /** Who may call what, for both faces; absent without `AUTH_TOKEN`. */
+  readonly authenticator: Authenticator | undefined;
+  /** The REST gateway's port; absent when `REST=false`. */
+  private readonly restServer: RestServer | undefined;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
@@ -106,6 +125,16 @@ export class RouteGuideApp {
       registerAdmissionMetrics(this.metrics.registry, this.admission, this.admission.memory);
     }
     this.orca = config.orca.enabled ? this.createOrca() : undefined;
+    this.authenticator =
+      config.authToken === undefined
+        ? undefined
+        : new StaticTokenAuthenticator({
+            token: config.authToken,
+            services: [ROUTE_GUIDE_SERVICE_NAME],
+          });
+    this.handlers = this.tracing.traceHandlers(
+      createRouteGuideService({ features, notes, logger }),
+    );
 
     const c = config.connections;
     this.server = new grpc.Server({
@@ -123,7 +152,44 @@ export class RouteGuideApp {
       timeMs: c.keepaliveTimeMs,
       timeoutMs: c.keepaliveTimeoutMs,
     });
-    this.addServices(features, notes);
+    this.addServices();
+    this.restServer = config.rest ? this.createRestServer(config.rest) : undefined;
+  }
+
+  /**
+   * The REST gateway on its own guarded port: routes from the proto's annotations, the same
+   * handler instances, authenticator, call counters and admission control as the gRPC server.
+   */
+  private createRestServer(rest: NonNullable<Config['rest']>): RestServer {
+    const { config, logger, docs } = this.options;
+    const { packageDefinition } = loadRouteGuideProto();
+    const handlers = this.handlers as unknown as Record<string, GrpcHandler>;
+    const prefix = `/${ROUTE_GUIDE_SERVICE_NAME}/`;
+    const gateway = new RestGateway({
+      packageDefinition,
+      bindings: httpBindings(packageDefinition),
+      handler: (path) =>
+        path.startsWith(prefix) ? handlers[path.slice(prefix.length)] : undefined,
+      ...(this.authenticator ? { authenticator: this.authenticator } : {}),
+      counters: this.calls,
+      admission: this.admission,
+      replicaId: config.replicaId,
+      health: () => this.health.status,
+      maxReceiveMessageBytes: config.connections.maxReceiveMessageBytes,
+      maxBodyBytes: rest.maxBodyBytes,
+      corsOrigins: rest.corsOrigins,
+      retryAfterSeconds: Math.max(1, Math.ceil(config.admission.pushbackMs / 1000)),
+      // The OpenAPI document and Swagger UI answer their GET routes first when present.
+      ...(docs ? { docs } : {}),
+      logger,
+    });
+    return new RestServer({
+      gateway,
+      logger,
+      host: config.host,
+      port: rest.port,
+      guard: this.guardPort('rest', rest.maxConnections),
+    });
   }
 
   /**
@@ -194,13 +260,9 @@ export class RouteGuideApp {
         admission: this.admission,
       }),
     ];
-    if (config.authToken !== undefined) {
-      const authenticator = new StaticTokenAuthenticator({
-        token: config.authToken,
-        services: [ROUTE_GUIDE_SERVICE_NAME],
-      });
+    if (this.authenticator !== undefined) {
       interceptors.push(
-        authInterceptor(authenticator, (error) =>
+        authInterceptor(this.authenticator, (error) =>
           this.options.logger.error({ err: error }, 'authentication failed'),
         ),
       );
@@ -209,13 +271,13 @@ export class RouteGuideApp {
   }
 
   /** RouteGuide, health, and as configured the plaintext health port, reflection and ORCA. */
-  private addServices(features: FeatureDatabase, notes: NotesStore): void {
-    const { config, logger } = this.options;
+  private addServices(): void {
+    const { config } = this.options;
     const { proto } = loadRouteGuideProto();
     // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
       acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
-      this.tracing.traceHandlers(createRouteGuideService({ features, notes, logger })),
+      this.handlers,
     );
     this.health.addToServer(this.server);
     if (config.healthPort !== undefined) {
@@ -248,6 +310,11 @@ export class RouteGuideApp {
   /** The bound plaintext health port, or undefined without HEALTH_PORT. */
   get healthPort(): number | undefined {
     return this.healthPortServer?.port;
+  }
+
+  /** The bound REST port, or undefined when `REST=false`. */
+  get restPort(): number | undefined {
+    return this.restServer?.port;
   }
 
   /** The bound metrics port, or undefined when metrics are off. */
@@ -283,9 +350,12 @@ export class RouteGuideApp {
           await this.healthPortServer?.listen(host, config.healthPort);
         }
         await this.metricsServer?.listen();
+        await this.restServer?.listen();
       } catch (error) {
         this.server.forceShutdown();
         this.healthPortServer?.forceClose();
+        await this.restServer?.close(0);
+        await this.metricsServer?.close();
         this.tls.close();
         throw error;
       }
@@ -321,7 +391,8 @@ export class RouteGuideApp {
     // Load report streams never end by themselves either; clients keep their last weights.
     this.orca?.stop();
     this.admission.memory?.stop();
-    await new Promise<void>((resolve) => {
+    // Both faces stop taking calls together and drain within the same grace period.
+    const grpcDrained = new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
         this.server.forceShutdown();
@@ -332,6 +403,7 @@ export class RouteGuideApp {
         resolve();
       });
     });
+    await Promise.all([grpcDrained, this.restServer?.close(graceMs)]);
     // The health port closes last, so probes see NOT_SERVING through the whole drain.
     await this.healthPortServer?.close();
     this.tls?.close();
