@@ -1,4 +1,5 @@
 import type * as http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { status as Status } from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { AuthFailure, type Authenticator } from '../auth/authenticator';
@@ -17,6 +18,11 @@ import { METADATA_HEADER_PREFIX, requestDeadline, requestMetadata } from './requ
 import { RestCall, type ResponseEncoder, type RestCallShared } from './rest-call';
 import { Routes, type RouteMatch } from './routes';
 import { NDJSON, SERVER_SENT_EVENTS, type StreamFormat } from './stream-writer';
+import { WebSocketCall } from './websocket-call';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** A call in progress on either transport of the REST port. */
+type GatewayCall = RestCall | WebSocketCall;
 
 /** A handler as the gRPC server registers it (unary and client streams take a callback). */
 export type GrpcHandler = (call: LocalCall, callback?: LocalCall['callback']) => void;
@@ -78,7 +84,8 @@ export class RestGateway {
   private readonly corsOrigins: ReadonlySet<string>;
   private readonly shared: RestCallShared;
   /** Calls in progress (for draining at shutdown). */
-  private readonly active = new Set<RestCall>();
+  private readonly active = new Set<GatewayCall>();
+  private readonly websockets: WebSocketServer;
   private draining = false;
   private idle: (() => void) | undefined;
 
@@ -93,6 +100,11 @@ export class RestGateway {
         throw new Error(`REST gateway: no handler for ${binding.grpcPath}`);
       }
     }
+    this.websockets = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxReceiveMessageBytes,
+      perMessageDeflate: false,
+    });
     const replica = options.replicaId;
     this.shared = {
       counters: options.counters,
@@ -137,6 +149,7 @@ export class RestGateway {
       });
     }
     for (const call of [...this.active]) call.cancel(Status.CANCELLED);
+    this.websockets.close();
   }
 
   private route(request: http.IncomingMessage, response: http.ServerResponse): void {
@@ -218,6 +231,28 @@ export class RestGateway {
     );
   }
 
+  /** Counts a call as in progress until it ends, then releases its admission. */
+  private track(call: GatewayCall): void {
+    this.active.add(call);
+    call.onEnded = () => {
+      this.active.delete(call);
+      this.options.admission?.release(call);
+      if (this.active.size === 0) this.idle?.();
+    };
+  }
+
+  /** Admission control of a streaming call; false (and the call failed) when refused. */
+  private admit(call: GatewayCall, binding: HttpBinding): boolean {
+    const admission = this.options.admission;
+    if (admission === undefined || !admission.governs(binding.service)) return true;
+    if (!binding.requestStream && !binding.responseStream) return true;
+    const refused = admission.admit(call);
+    if (refused === undefined) return true;
+    const status = admission.status(refused);
+    call.fail(status.code, status.details);
+    return false;
+  }
+
   /** Authentication, request message, deadline and admission: what runs before the handler. */
   private async prepare(
     rest: RestCall,
@@ -232,19 +267,7 @@ export class RestGateway {
     const authorization = this.authorization(request, url, rest);
     await this.options.authenticator?.authenticate({ grpcPath: binding.grpcPath, authorization });
     const message = binding.requestStream ? {} : await this.requestMessage(rest, url, match);
-    if (rest.ended) return undefined;
-    const governed =
-      this.options.admission !== undefined &&
-      (binding.requestStream || binding.responseStream) &&
-      this.options.admission.governs(binding.service);
-    if (governed) {
-      const refused = this.options.admission!.admit(rest);
-      if (refused !== undefined) {
-        const status = this.options.admission!.status(refused);
-        rest.fail(status.code, status.details);
-        return undefined;
-      }
-    }
+    if (rest.ended || !this.admit(rest, binding)) return undefined;
     return { message, deadline, authorization };
   }
 
@@ -330,7 +353,7 @@ export class RestGateway {
     }
   }
 
-  private watchDeadline(rest: RestCall, deadline: number): void {
+  private watchDeadline(rest: GatewayCall, deadline: number): void {
     const timer = setTimeout(
       () => rest.cancel(Status.DEADLINE_EXCEEDED),
       Math.max(0, deadline - Date.now()),
@@ -387,24 +410,124 @@ export class RestGateway {
   }
 
   /** Ends a call refused before (or while feeding) its handler with the error's status. */
-  private refuse(rest: RestCall, error: unknown): void {
+  private refuse(call: GatewayCall, error: unknown): void {
     if (error instanceof GatewayError) {
-      rest.fail(error.code, error.message, { ...error.headers }, error.httpStatus);
+      if (call instanceof RestCall) {
+        call.fail(error.code, error.message, { ...error.headers }, error.httpStatus);
+      } else {
+        call.fail(error.code, error.message);
+      }
     } else if (error instanceof AuthFailure) {
-      const code = {
-        unauthenticated: Status.UNAUTHENTICATED,
-        'permission-denied': Status.PERMISSION_DENIED,
-        unavailable: Status.UNAVAILABLE,
-      }[error.kind];
-      rest.fail(
-        code,
-        error.message,
-        error.challenge ? { 'www-authenticate': error.challenge } : {},
-      );
+      const code = AUTH_FAILURE_CODES[error.kind];
+      if (call instanceof RestCall) {
+        const challenge: Record<string, string> = error.challenge
+          ? { 'www-authenticate': error.challenge }
+          : {};
+        call.fail(code, error.message, challenge);
+      } else {
+        call.fail(code, error.message);
+      }
     } else {
       this.options.logger.error({ err: error }, 'REST call failed');
-      rest.fail(Status.INTERNAL, 'internal error');
+      call.fail(Status.INTERNAL, 'internal error');
     }
+  }
+
+  /**
+   * The HTTP server's 'upgrade' listener: a WebSocket on the path of a bidirectional streaming
+   * method (RouteChat's `/v1/notes:chat`) runs it full duplex; anything else is refused with an
+   * HTTP error before the upgrade.
+   */
+  readonly handleUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(request.url ?? '/', 'http://rest');
+    const match = this.routes.matchPath(url.pathname);
+    const bidi = match !== undefined && match.binding.requestStream && match.binding.responseStream;
+    const refusal =
+      request.headers.upgrade?.toLowerCase() !== 'websocket'
+        ? '400 Bad Request'
+        : !bidi
+          ? '404 Not Found'
+          : this.draining
+            ? '503 Service Unavailable'
+            : undefined;
+    if (refusal !== undefined) {
+      socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    this.websockets.handleUpgrade(request, socket, head, (ws) =>
+      this.startWebSocketCall(ws, request, url, match!),
+    );
+  };
+
+  private startWebSocketCall(
+    ws: WebSocket,
+    request: http.IncomingMessage,
+    url: URL,
+    match: RouteMatch,
+  ): void {
+    const { binding } = match;
+    const counters = this.options.counters.forMethod(binding.grpcPath, true, true);
+    const encode = this.encoders.get(binding.grpcPath)!;
+    const wsCall = new WebSocketCall(ws, request, counters, this.options.counters, encode);
+    this.track(wsCall);
+    // After an 'error' ws closes the socket itself (1009: a message over maxPayload).
+    ws.on('error', () => wsCall.cancel(Status.CANCELLED));
+    ws.once('close', () => wsCall.cancel(Status.CANCELLED));
+    const start = async (): Promise<void> => {
+      const deadline = requestDeadline(request.headers['grpc-timeout']);
+      // Browsers cannot set Authorization on a WebSocket: access_token is accepted here.
+      const token = url.searchParams.get('access_token');
+      const authorization =
+        request.headers.authorization ?? (token === null ? undefined : `Bearer ${token}`);
+      await this.options.authenticator?.authenticate({ grpcPath: binding.grpcPath, authorization });
+      if (wsCall.ended || !this.admit(wsCall, binding)) return;
+      const socket = request.socket;
+      const call = new LocalCall({
+        path: binding.grpcPath,
+        request: {},
+        metadata: requestMetadata(request, authorization),
+        deadline,
+        peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
+        host: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+        responder: wsCall,
+        onReadMore: () => ws.resume(),
+      });
+      wsCall.call = call;
+      if (deadline !== Infinity) this.watchDeadline(wsCall, deadline);
+      this.feedWebSocket(ws, wsCall, call, binding.requestType);
+      this.options.handler(binding.grpcPath)!(call);
+    };
+    start().catch((error: unknown) => {
+      this.refuse(wsCall, error);
+      wsCall.call?.cancel();
+    });
+  }
+
+  /**
+   * Request messages from WebSocket text messages, one JSON message each; an empty message ends
+   * the client's side (half-close). The socket is paused while the handler's read buffer is full.
+   */
+  private feedWebSocket(ws: WebSocket, wsCall: WebSocketCall, call: LocalCall, type: string): void {
+    let index = 0;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (wsCall.ended) return;
+      try {
+        if (isBinary) throw invalidArgument(`message ${index}: must be a text message`);
+        const text = data.toString('utf8');
+        if (text === '') {
+          call.endRequest();
+          return;
+        }
+        const json = parseJson(text, `message ${index}`);
+        const message = this.json.fromJson(type, json, `message[${index}]`);
+        index++;
+        wsCall.method.received++;
+        if (!call.pushMessage(message)) ws.pause();
+      } catch (error) {
+        this.refuse(wsCall, error);
+        call.cancel();
+      }
+    });
   }
 
   private healthz(
@@ -485,6 +608,12 @@ export class RestGateway {
         : JSON.stringify(this.json.toJson(type, message as Record<string, unknown>));
   }
 }
+
+const AUTH_FAILURE_CODES = Object.freeze({
+  unauthenticated: Status.UNAUTHENTICATED,
+  'permission-denied': Status.PERMISSION_DENIED,
+  unavailable: Status.UNAVAILABLE,
+});
 
 function acceptsEventStream(request: http.IncomingMessage): boolean {
   return (request.headers.accept ?? '').includes('text/event-stream');

@@ -44,6 +44,7 @@ export class RestServer {
       options.gateway.handle,
     );
     options.guard.attachHttp1(this.server);
+    this.server.on('upgrade', options.gateway.handleUpgrade);
     this.server.on('clientError', (_error, socket) => {
       if (socket.writable && !socket.destroyed) {
         socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

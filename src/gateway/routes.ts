@@ -21,6 +21,15 @@ export type RouteLookup =
 export class Routes {
   constructor(private readonly bindings: readonly HttpBinding[]) {}
 
+  /** The first binding whose template matches `pathname`, whatever its HTTP method. */
+  matchPath(pathname: string): RouteMatch | undefined {
+    for (const method of new Set(this.bindings.map((b) => b.httpMethod))) {
+      const found = this.lookup(method, pathname);
+      if (found.kind === 'match') return found.match;
+    }
+    return undefined;
+  }
+
   lookup(httpMethod: string, pathname: string): RouteLookup {
     const segments = splitPath(pathname);
     if (segments === undefined) return { kind: 'none' };
