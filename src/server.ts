@@ -189,6 +189,7 @@ export class RouteGuideApp {
       host: config.host,
       port: rest.port,
       guard: this.guardPort('rest', rest.maxConnections),
+      ...(config.tls ? { tls: config.tls } : {}),
     });
   }
 
