@@ -108,6 +108,7 @@ const schema = z
     TLS_CLIENT_CA_FILE: file,
     TLS_RELOAD_INTERVAL_MS: positive.default(5000),
     AUTH_TOKEN: z.string().min(1).optional(),
+    GATEWAY_TARGET: z.string().trim().min(1).optional(),
     REST: boolean.default(true),
     REST_PORT: port.default(8080),
     REST_MAX_CONNECTIONS: positive.default(1000),
@@ -236,6 +237,11 @@ export interface Config {
   readonly tls?: ServerTlsFiles;
   /** When set, RouteGuide calls need `authorization: Bearer <token>`. */
   readonly authToken?: string;
+  /**
+   * The standalone gateway's (`dist/gateway-main.js`) gRPC target, e.g. `dns:///routeguide:50051`;
+   * the server ignores it.
+   */
+  readonly gatewayTarget?: string;
   /** The REST gateway's port (docs/rest.md); absent when `REST=false`. */
   readonly rest?: {
     /** 0 picks a free port (logged as `restPort`). */
@@ -346,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : {}),
     ...(e.AUTH_TOKEN !== undefined ? { authToken: e.AUTH_TOKEN } : {}),
+    ...(e.GATEWAY_TARGET !== undefined ? { gatewayTarget: e.GATEWAY_TARGET } : {}),
     ...(e.REST
       ? {
           rest: {

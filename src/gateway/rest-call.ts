@@ -138,6 +138,8 @@ export class RestCall implements LocalCallResponder, AdmittedStream {
     if (code === Status.UNAVAILABLE || code === Status.RESOURCE_EXHAUSTED) {
       this.headers['retry-after'] ??= this.shared.retryAfterSeconds;
     }
+    // RFC 9110: a 401 carries a challenge, also when the status came from a handler or a remote.
+    if (code === Status.UNAUTHENTICATED) this.headers['www-authenticate'] ??= 'Bearer';
     this.send(httpStatus, 'application/json', JSON.stringify(body));
   }
 
