@@ -407,3 +407,63 @@ describe('REST gateway shutdown', () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   }, 30_000);
 });
+
+describe('REST gateway under the memory budget', () => {
+  it('refuses REST streams above the soft mark (503 + Retry-After); unary calls still work', async () => {
+    const server = await startTestServer({
+      env: { MEMORY_LIMIT_BYTES: '1000000000', RETRY_PUSHBACK_MS: '2500' },
+      // 70 % of the budget: above the 60 % soft mark, below the 75 % hard mark.
+      rss: () => 700_000_000,
+    });
+    try {
+      const refused = await fetch(`${server.restUrl}/v1/features?${BOX}`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('3');
+      expect(((await refused.json()) as { message: string }).message).toMatch(/memory/);
+      expect(server.app.admission.refused.memory).toBeGreaterThanOrEqual(1);
+      expect((await fetch(`${server.restUrl}/v1/features/1/2`)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('REST gateway above the memory hard mark', () => {
+  it('sheds a stalled REST stream: its connection is reset, counted ResourceExhausted', async () => {
+    let rss = 100_000_000;
+    const server = await startTestServer({
+      features: FeatureDatabase.fromFeatures(
+        syntheticFeatures(200_000, (i) => `${'y'.repeat(200)}${i}`),
+      ),
+      env: { MEMORY_LIMIT_BYTES: '1000000000' },
+      rss: () => rss,
+    });
+    try {
+      const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        http
+          .get(
+            `${server.restUrl}/v1/features?lo.latitude=0&lo.longitude=0&hi.latitude=300000&hi.longitude=0`,
+            { agent: false },
+            (r) => {
+              r.pause();
+              resolve(r);
+            },
+          )
+          .on('error', reject);
+      });
+      const cut = new Promise<void>((resolve) => {
+        response.once('error', () => resolve());
+        response.once('close', () => resolve());
+      });
+      await delay(600); // stalled for a few memory samples
+      rss = 900_000_000; // 90 %: over the 75 % hard mark
+      await until(() => server.app.admission.shedTotal > 0);
+      expect(server.app.admission.shedTotal).toBe(1);
+      expect(handled(server, 'ListFeatures', grpc.status.RESOURCE_EXHAUSTED)).toBe(1);
+      response.resume();
+      await cut;
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
