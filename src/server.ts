@@ -179,6 +179,7 @@ export class RouteGuideApp {
       maxBodyBytes: rest.maxBodyBytes,
       corsOrigins: rest.corsOrigins,
       retryAfterSeconds: Math.max(1, Math.ceil(config.admission.pushbackMs / 1000)),
+      tracing: this.tracing,
       // The OpenAPI document and Swagger UI answer their GET routes first when present.
       ...(docs ? { docs } : {}),
       logger,

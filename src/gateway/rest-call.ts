@@ -33,8 +33,8 @@ export class RestCall implements LocalCallResponder, AdmittedStream {
   private writer: StreamWriter | undefined;
   private unaryBody: string | undefined;
   call: LocalCall | undefined;
-  /** Called once the call has ended (status sent, cancelled or shed). */
-  onEnded: (() => void) | undefined;
+  /** Called once the call has ended (status sent, cancelled or shed), with its status code. */
+  onEnded: ((code: number) => void) | undefined;
 
   // AdmittedStream
   sentMessages = 0;
@@ -191,6 +191,6 @@ export class RestCall implements LocalCallResponder, AdmittedStream {
     if (this.finished) return;
     this.finished = true;
     this.shared.counters.handled(this.method, code, performance.now() - this.startedAt);
-    this.onEnded?.();
+    this.onEnded?.(code);
   }
 }

@@ -6,6 +6,7 @@ import { AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { AdmissionControl } from '../grpc/admission';
 import type { CallCounters } from '../observability/call-counters';
 import type { Logger } from '../observability/logging';
+import { TRACING_OFF, type ServerSpan, type Tracing } from '../observability/tracing';
 import { REPLICA_HEADER } from '../protocol/replica';
 import { DEFAULT_REST_MAX_BODY_BYTES } from './defaults';
 import { featureBytesToJson } from './feature-json';
@@ -58,6 +59,10 @@ export interface RestGatewayOptions {
   readonly corsOrigins?: readonly string[];
   /** Serves `/openapi.json` and `/docs`, asked first for GET requests. Default: none. */
   readonly docs?: DocsHandler;
+  /**
+   * Server spans of REST calls (children of the request's `traceparent`). Default: off.
+   */
+  readonly tracing?: Tracing;
   /** Seconds in `Retry-After` of refused calls. Default 1. */
   readonly retryAfterSeconds?: number;
   readonly logger: Logger;
@@ -81,6 +86,7 @@ export class RestGateway {
   private readonly json: MessageJson;
   private readonly encoders = new Map<string, ResponseEncoder>();
   private readonly maxBodyBytes: number;
+  private readonly tracing: Tracing;
   private readonly corsOrigins: ReadonlySet<string>;
   private readonly shared: RestCallShared;
   /** Calls in progress (for draining at shutdown). */
@@ -93,6 +99,7 @@ export class RestGateway {
     this.routes = new Routes(options.bindings);
     this.json = new MessageJson(options.packageDefinition);
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_REST_MAX_BODY_BYTES;
+    this.tracing = options.tracing ?? TRACING_OFF;
     this.corsOrigins = new Set(options.corsOrigins ?? []);
     for (const binding of options.bindings) {
       this.encoders.set(binding.grpcPath, this.responseEncoder(binding));
@@ -343,9 +350,13 @@ export class RestGateway {
     if (ready.deadline !== Infinity) this.watchDeadline(rest, ready.deadline);
     if (binding.requestStream) this.feed(rest, call, binding.requestType);
     const handler = this.options.handler(binding.grpcPath)!;
+    const span = this.startSpan(binding, request);
+    whenEnded(rest, (code) => span.end(code));
     try {
-      if (binding.responseStream) handler(call);
-      else handler(call, call.callback);
+      span.run(() => {
+        if (binding.responseStream) handler(call);
+        else handler(call, call.callback);
+      });
     } catch (error) {
       this.options.logger.error({ err: error, method: binding.grpcPath }, 'handler failed');
       rest.fail(Status.INTERNAL, 'internal error');
@@ -353,16 +364,33 @@ export class RestGateway {
     }
   }
 
+  /** The call's server span, named as the gRPC instrumentation names it. */
+  private startSpan(binding: HttpBinding, request: http.IncomingMessage): ServerSpan {
+    const headers = request.headers;
+    return this.tracing.startServerSpan(
+      `grpc.${binding.grpcPath.slice(1)}`,
+      {
+        traceparent: headerText(headers.traceparent),
+        tracestate: headerText(headers.tracestate),
+      },
+      {
+        'rpc.system': 'grpc',
+        'rpc.service': binding.service,
+        'rpc.method': binding.method,
+        'http.request.method': request.method,
+        'url.path': request.url?.split('?')[0],
+        'network.peer.address': request.socket.remoteAddress,
+        'network.peer.port': request.socket.remotePort,
+      },
+    );
+  }
+
   private watchDeadline(rest: GatewayCall, deadline: number): void {
     const timer = setTimeout(
       () => rest.cancel(Status.DEADLINE_EXCEEDED),
       Math.max(0, deadline - Date.now()),
     );
-    const previous = rest.onEnded;
-    rest.onEnded = () => {
-      clearTimeout(timer);
-      previous?.();
-    };
+    whenEnded(rest, () => clearTimeout(timer));
   }
 
   /**
@@ -495,7 +523,9 @@ export class RestGateway {
       wsCall.call = call;
       if (deadline !== Infinity) this.watchDeadline(wsCall, deadline);
       this.feedWebSocket(ws, wsCall, call, binding.requestType);
-      this.options.handler(binding.grpcPath)!(call);
+      const span = this.startSpan(binding, request);
+      whenEnded(wsCall, (code) => span.end(code));
+      span.run(() => this.options.handler(binding.grpcPath)!(call));
     };
     start().catch((error: unknown) => {
       this.refuse(wsCall, error);
@@ -609,11 +639,24 @@ export class RestGateway {
   }
 }
 
+/** Adds `fn` to what runs when `call` ends. */
+function whenEnded(call: GatewayCall, fn: (code: number) => void): void {
+  const previous = call.onEnded;
+  call.onEnded = (code) => {
+    previous?.(code);
+    fn(code);
+  };
+}
+
 const AUTH_FAILURE_CODES = Object.freeze({
   unauthenticated: Status.UNAUTHENTICATED,
   'permission-denied': Status.PERMISSION_DENIED,
   unavailable: Status.UNAVAILABLE,
 });
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
 
 function acceptsEventStream(request: http.IncomingMessage): boolean {
   return (request.headers.accept ?? '').includes('text/event-stream');

@@ -31,7 +31,8 @@ export class WebSocketCall implements LocalCallResponder, AdmittedStream {
   private readonly startedAt = performance.now();
   private finished = false;
   call: LocalCall | undefined;
-  onEnded: (() => void) | undefined;
+  /** Called once the call has ended, with its status code. */
+  onEnded: ((code: number) => void) | undefined;
 
   sentMessages = 0;
   connection: AdmittedStream['connection'] = undefined;
@@ -110,7 +111,7 @@ export class WebSocketCall implements LocalCallResponder, AdmittedStream {
   private count(code: number): void {
     this.finished = true;
     this.counters.handled(this.method, code, performance.now() - this.startedAt);
-    this.onEnded?.();
+    this.onEnded?.(code);
   }
 }
 
