@@ -131,6 +131,7 @@ export class RestCall implements LocalCallResponder, AdmittedStream {
     this.count(code);
     const body = statusJson(code, message);
     if (this.writer !== undefined) {
+      this.closeIfUnread();
       this.writer.end(this.format!.error(body));
       return;
     }
@@ -164,6 +165,17 @@ export class RestCall implements LocalCallResponder, AdmittedStream {
     this.response.destroy();
   }
 
+  /**
+   * A call that ends before its request body did (a refused or failed client stream) closes the
+   * connection after its response, as gRPC resets such a stream: the rest of the body is not
+   * read, however long it is.
+   */
+  private closeIfUnread(): void {
+    if (this.request.complete) return;
+    this.response.shouldKeepAlive = false;
+    if (!this.response.headersSent) this.headers['connection'] = 'close';
+  }
+
   private startStream(): StreamWriter {
     if (this.writer === undefined) {
       this.response.writeHead(200, {
@@ -179,6 +191,7 @@ export class RestCall implements LocalCallResponder, AdmittedStream {
 
   private send(status: number, contentType: string, body: string): void {
     if (this.response.headersSent || this.response.destroyed) return;
+    this.closeIfUnread();
     this.response.writeHead(status, {
       ...this.headers,
       'content-type': contentType,

@@ -402,6 +402,11 @@ export class RestGateway {
     const splitter = new MessageSplitter(this.options.maxReceiveMessageBytes);
     let index = 0;
     const deliver = (texts: string[]): boolean => {
+      if (rest.ended) {
+        // The call is over (the handler failed early): the rest of the body is not read.
+        request.off('data', onData);
+        return false;
+      }
       for (const text of texts) {
         const message = this.json.fromJson(
           type,

@@ -171,6 +171,32 @@ describe('REST gateway', () => {
     expect(((await huge.json()) as { code: number }).code).toBe(8);
   });
 
+  it('a client stream failing early answers at once and closes the connection, unread', async () => {
+    const started = Date.now();
+    const result = await new Promise<{ status: number; closed: boolean }>((resolve, reject) => {
+      const request = http.request(
+        `${server.restUrl}/v1/routes`,
+        { method: 'POST', agent: false },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            clearInterval(more);
+            request.socket?.once('close', () =>
+              resolve({ status: response.statusCode!, closed: true }),
+            );
+          });
+        },
+      );
+      request.on('error', () => undefined);
+      request.write('{"latitude":950000000,"longitude":0}\n');
+      // The client would go on sending points for ever.
+      const more = setInterval(() => request.write('{"latitude":1,"longitude":1}\n'), 5);
+      setTimeout(() => reject(new Error('no answer')), 5000).unref();
+    });
+    expect(result).toEqual({ status: 400, closed: true });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
   it('RouteChat over plain HTTP: the whole body, then the replays as NDJSON', async () => {
     const note = (message: string) => ({
       location: { latitude: 123, longitude: 456 },
