@@ -166,6 +166,8 @@ export class RestGateway {
       this.preflight(request, response);
       return;
     }
+    // Hook for the OpenAPI document and Swagger UI (api-docs.ts): asked first for every GET or
+    // HEAD; it answers `/openapi.json` and `/docs*` and returns false for anything else.
     if ((method === 'GET' || method === 'HEAD') && this.options.docs?.handle(request, response))
       return;
     if (url.pathname === '/healthz') {
