@@ -18,6 +18,7 @@ import {
 import { DEFAULT_SCOPES, parseScopePolicy, type ScopePolicy } from './auth/scopes';
 import type { LogLevel } from './observability/logging';
 import { BUNDLED_FEATURES_FILE } from './routeguide/bundled-features';
+import { DEFAULT_REST_MAX_BODY_BYTES } from './gateway/defaults';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS } from './net/connection-guard';
 import {
   DEFAULT_MAX_STREAMING_CALLS,
@@ -167,6 +168,27 @@ const schema = z
     AUTH_JWKS_MAX_STALE_MS: positive.default(DEFAULT_JWKS_MAX_STALE_MS),
     AUTH_JWKS_FETCH_TIMEOUT_MS: integer(10, 60_000).default(DEFAULT_JWKS_FETCH_TIMEOUT_MS),
     AUTH_REFLECTION: boolean.default(false),
+    GATEWAY_TARGET: z.string().trim().min(1).optional(),
+    REST: boolean.default(true),
+    REST_PORT: port.default(8080),
+    REST_MAX_CONNECTIONS: positive.default(1000),
+    REST_MAX_BODY_BYTES: integer(1, 2 ** 31 - 1).default(DEFAULT_REST_MAX_BODY_BYTES),
+    REST_CORS_ORIGINS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter((origin) => origin !== ''),
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^(\*|https?:\/\/[^/\s]+)$/, 'each origin must be * or scheme://host[:port]'),
+        ),
+      )
+      .optional(),
   })
   .refine((e) => !e.REDIS_CLUSTER || e.REDIS_URL !== undefined, {
     path: ['REDIS_CLUSTER'],
@@ -313,6 +335,22 @@ export interface Config {
   readonly jwt?: JwtSettings;
   /** Reflection needs a credential too (`AUTH_REFLECTION`; open by default). */
   readonly authReflection: boolean;
+  /**
+   * The standalone gateway's (`dist/gateway-main.js`) gRPC target, e.g. `dns:///routeguide:50051`;
+   * the server ignores it.
+   */
+  readonly gatewayTarget?: string;
+  /** The REST gateway's port (docs/rest.md); absent when `REST=false`. */
+  readonly rest?: {
+    /** 0 picks a free port (logged as `restPort`). */
+    readonly port: number;
+    /** Open connections on the REST port beyond which new ones are closed at accept. */
+    readonly maxConnections: number;
+    /** Largest request body of a unary call (streams are limited per message instead). */
+    readonly maxBodyBytes: number;
+    /** Origins answered with CORS headers (`*`: any); empty: no CORS. */
+    readonly corsOrigins: readonly string[];
+  };
 }
 
 /** A configuration problem; the message lists every bad variable. */
@@ -414,6 +452,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.AUTH_TOKEN !== undefined ? { authToken: e.AUTH_TOKEN } : {}),
     ...(jwtConfigured(e) ? { jwt: jwtSettings(e) } : {}),
     authReflection: e.AUTH_REFLECTION,
+    ...(e.GATEWAY_TARGET !== undefined ? { gatewayTarget: e.GATEWAY_TARGET } : {}),
+    ...(e.REST
+      ? {
+          rest: {
+            port: e.REST_PORT,
+            maxConnections: e.REST_MAX_CONNECTIONS,
+            maxBodyBytes: e.REST_MAX_BODY_BYTES,
+            corsOrigins: e.REST_CORS_ORIGINS ?? [],
+          },
+        }
+      : {}),
   });
 }
 

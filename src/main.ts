@@ -130,6 +130,8 @@ function logServing(
       port,
       metricsPort: app.metricsPort,
       healthPort: app.healthPort,
+      restPort: app.restPort,
+      serving: config.rest === undefined ? ['grpc'] : ['grpc', 'rest'],
       tls: config.tls === undefined ? 'off' : config.tls.clientCaFile ? 'mutual' : 'on',
       auth: config.authToken !== undefined || config.jwt !== undefined,
       jwt: config.jwt === undefined ? 'off' : app.jwksKeys?.usable === false ? 'no keys yet' : 'on',

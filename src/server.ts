@@ -21,7 +21,12 @@ import { AdmissionControl } from './grpc/admission';
 import { registerAdmissionMetrics } from './grpc/admission-metrics';
 import { MemoryBudget } from './observability/memory-budget';
 import { cgroupMemoryLimit } from './observability/memory-limit';
-import { loadRouteGuideProto, ROUTE_GUIDE_SERVICE_NAME } from './protocol/proto';
+import {
+  loadRouteGuideProto,
+  PROTO_LOADER_OPTIONS,
+  ROUTE_GUIDE_PROTO,
+  ROUTE_GUIDE_SERVICE_NAME,
+} from './protocol/proto';
 import { acceptPreEncodedResponses } from './service/pre-encoded';
 import { REFLECTION_SERVICE_NAMES, ServerReflection } from './grpc/reflection';
 import type { FeatureDatabase } from './routeguide/features';
@@ -35,6 +40,14 @@ import { guardConnections } from './grpc/http2-sessions';
 import { ConnectionGuard } from './net/connection-guard';
 import { addConnectionMetrics } from './observability/connection-metrics';
 import { ServerTls } from './grpc/tls';
+import type { PackageDefinition } from '@grpc/proto-loader';
+import { ApiDocs } from './gateway/api-docs';
+import { httpBindings, type HttpBinding } from './gateway/http-rules';
+import { buildOpenApiDocument } from './gateway/openapi';
+import { loadProtoComments } from './gateway/proto-comments';
+import { RestGateway, type GrpcHandler } from './gateway/rest-gateway';
+import { RestServer } from './gateway/rest-server';
+import type { RouteGuideHandlers } from './generated/routeguide/RouteGuide';
 
 /** What the composition root needs; everything else it builds itself. */
 export interface RouteGuideAppOptions {
@@ -85,6 +98,13 @@ export class RouteGuideApp {
   /** The JWT verification keys when AUTH_JWKS_URL or AUTH_JWKS_FILE is set. */
   readonly jwksKeys: JwksKeys | undefined;
   private serving = false;
+  /**
+   * The RouteGuide handlers both faces run: the gRPC server registers them, the REST gateway
+   * calls them in-process (traced when tracing is on).
+   */
+  readonly handlers: RouteGuideHandlers;
+  /** The REST gateway's port; absent when `REST=false`. */
+  private readonly restServer: RestServer | undefined;
   private readonly metricsServer: MetricsServer | undefined;
   private readonly connectionAge: ConnectionAge;
   private readonly keepalive: ServerKeepalive;
@@ -123,6 +143,12 @@ export class RouteGuideApp {
     const auth = this.createAuth();
     this.authenticator = auth?.authenticator;
     this.jwksKeys = auth?.keys;
+    this.handlers = this.tracing.traceHandlers(
+      createRouteGuideService({ features, notes, logger, subjectOf: tokenSubject }),
+      (call) => ({
+        [ENDUSER_ID_ATTRIBUTE]: callSubject(call),
+      }),
+    );
 
     const c = config.connections;
     this.server = new grpc.Server({
@@ -140,7 +166,66 @@ export class RouteGuideApp {
       timeMs: c.keepaliveTimeMs,
       timeoutMs: c.keepaliveTimeoutMs,
     });
-    this.addServices(features, notes);
+    this.addServices();
+    this.restServer = config.rest ? this.createRestServer(config.rest) : undefined;
+  }
+
+  /**
+   * The REST gateway on its own guarded port: routes from the proto's annotations, the same
+   * handler instances, authenticator, call counters and admission control as the gRPC server.
+   */
+  private createRestServer(rest: NonNullable<Config['rest']>): RestServer {
+    const { config, logger } = this.options;
+    const { packageDefinition } = loadRouteGuideProto();
+    const bindings = httpBindings(packageDefinition);
+    const handlers = this.handlers as unknown as Record<string, GrpcHandler>;
+    const prefix = `/${ROUTE_GUIDE_SERVICE_NAME}/`;
+    const gateway = new RestGateway({
+      packageDefinition,
+      bindings,
+      handler: (path) =>
+        path.startsWith(prefix) ? handlers[path.slice(prefix.length)] : undefined,
+      ...(this.authenticator ? { authenticator: this.authenticator } : {}),
+      counters: this.calls,
+      admission: this.admission,
+      replicaId: config.replicaId,
+      health: () => this.health.status,
+      maxReceiveMessageBytes: config.connections.maxReceiveMessageBytes,
+      maxBodyBytes: rest.maxBodyBytes,
+      corsOrigins: rest.corsOrigins,
+      retryAfterSeconds: Math.max(1, Math.ceil(config.admission.pushbackMs / 1000)),
+      tracing: this.tracing,
+      // The OpenAPI document and Swagger UI answer their GET routes first.
+      docs: this.createApiDocs(bindings, packageDefinition),
+      logger,
+    });
+    return new RestServer({
+      gateway,
+      logger,
+      host: config.host,
+      port: rest.port,
+      guard: this.guardPort('rest', rest.maxConnections),
+      ...(config.tls ? { tls: config.tls } : {}),
+    });
+  }
+
+  /**
+   * `/openapi.json` and Swagger UI: the document generated from the same bindings and
+   * descriptors, with the bearer scheme and each method's scopes when callers must authenticate.
+   */
+  private createApiDocs(
+    bindings: readonly HttpBinding[],
+    packageDefinition: PackageDefinition,
+  ): ApiDocs {
+    const { jwt } = this.options.config;
+    const document = buildOpenApiDocument({
+      bindings,
+      packageDefinition,
+      comments: loadProtoComments(ROUTE_GUIDE_PROTO, PROTO_LOADER_OPTIONS.includeDirs ?? []),
+      bearerAuth: this.authenticator !== undefined,
+      requiredScopes: jwt?.scopes ?? {},
+    });
+    return new ApiDocs({ document });
   }
 
   /**
@@ -251,18 +336,13 @@ export class RouteGuideApp {
   }
 
   /** RouteGuide, health, and as configured the plaintext health port, reflection and ORCA. */
-  private addServices(features: FeatureDatabase, notes: NotesStore): void {
-    const { config, logger } = this.options;
+  private addServices(): void {
+    const { config } = this.options;
     const { proto } = loadRouteGuideProto();
     // The handlers send features as bytes encoded at load (see pre-encoded.ts).
     this.server.addService(
       acceptPreEncodedResponses(proto.routeguide.RouteGuide.service),
-      this.tracing.traceHandlers(
-        createRouteGuideService({ features, notes, logger, subjectOf: tokenSubject }),
-        (call) => ({
-          [ENDUSER_ID_ATTRIBUTE]: callSubject(call),
-        }),
-      ),
+      this.handlers,
     );
     this.health.addToServer(this.server);
     if (config.healthPort !== undefined) {
@@ -295,6 +375,11 @@ export class RouteGuideApp {
   /** The bound plaintext health port, or undefined without HEALTH_PORT. */
   get healthPort(): number | undefined {
     return this.healthPortServer?.port;
+  }
+
+  /** The bound REST port, or undefined when `REST=false`. */
+  get restPort(): number | undefined {
+    return this.restServer?.port;
   }
 
   /** The bound metrics port, or undefined when metrics are off. */
@@ -330,9 +415,12 @@ export class RouteGuideApp {
           await this.healthPortServer?.listen(host, config.healthPort);
         }
         await this.metricsServer?.listen();
+        await this.restServer?.listen();
       } catch (error) {
         this.server.forceShutdown();
         this.healthPortServer?.forceClose();
+        await this.restServer?.close(0);
+        await this.metricsServer?.close();
         this.tls.close();
         throw error;
       }
@@ -372,7 +460,8 @@ export class RouteGuideApp {
     // Load report streams never end by themselves either; clients keep their last weights.
     this.orca?.stop();
     this.admission.memory?.stop();
-    await new Promise<void>((resolve) => {
+    // Both faces stop taking calls together and drain within the same grace period.
+    const grpcDrained = new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         logger.warn({ graceMs }, 'grace period over: cancelling remaining calls');
         this.server.forceShutdown();
@@ -383,6 +472,7 @@ export class RouteGuideApp {
         resolve();
       });
     });
+    await Promise.all([grpcDrained, this.restServer?.close(graceMs)]);
     // The health port closes last, so probes see NOT_SERVING through the whole drain.
     await this.healthPortServer?.close();
     this.tls?.close();

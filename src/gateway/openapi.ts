@@ -1,3 +1,4 @@
+import { DEFAULT_SCOPES } from '../auth/scopes';
 import type * as protoLoader from '@grpc/proto-loader';
 import type { HttpBinding } from './http-rules';
 import { type JsonField, type JsonSchema, MessageSchemas, STATUS_SCHEMA } from './openapi-schemas';
@@ -38,19 +39,11 @@ export interface OpenApiOptions {
    * true (a server without authentication simply ignores the header).
    */
   readonly bearerAuth?: boolean;
-  /** Scopes a token needs, by gRPC method path. Default: {@link ROUTE_GUIDE_SCOPES}. */
+  /** Scopes a token needs, by gRPC method path. Default: {@link DEFAULT_SCOPES}. */
   readonly requiredScopes?: Readonly<Record<string, readonly string[]>>;
   /** Path of the health endpoint to document, or false for none. Default: `/healthz`. */
   readonly healthPath?: string | false;
 }
-
-/** The scopes each RouteGuide method requires of a JWT: reads and writes. */
-export const ROUTE_GUIDE_SCOPES: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  '/routeguide.RouteGuide/GetFeature': ['routeguide.read'],
-  '/routeguide.RouteGuide/ListFeatures': ['routeguide.read'],
-  '/routeguide.RouteGuide/RecordRoute': ['routeguide.write'],
-  '/routeguide.RouteGuide/RouteChat': ['routeguide.write'],
-});
 
 /** Media type of newline-delimited JSON: one JSON value per line. */
 export const NDJSON = 'application/x-ndjson';
@@ -196,7 +189,7 @@ class OperationBuilder {
 
   operation(binding: HttpBinding, operationId: string): JsonSchema {
     const comment = this.comments.get(`${binding.service}.${binding.method}`);
-    const scopes = (this.options.requiredScopes ?? ROUTE_GUIDE_SCOPES)[binding.grpcPath] ?? [];
+    const scopes = (this.options.requiredScopes ?? DEFAULT_SCOPES)[binding.grpcPath] ?? [];
     const secured = this.options.bearerAuth ?? true;
     const requestBody = this.requestBody(binding);
     return {

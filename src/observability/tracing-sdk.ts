@@ -8,6 +8,8 @@ import {
   diag,
   DiagLogLevel,
   isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -41,6 +43,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type {
   ServerCallAddresses,
+  ServerSpan,
   SpanAttributes,
   CallSpanAttributes,
   Tracing,
@@ -155,6 +158,28 @@ function spanRunner(tracer: Tracer): Tracing['withSpan'] {
     );
 }
 
+/** Server spans of calls that do not come through the gRPC instrumentation (REST). */
+function serverSpanStarter(tracer: Tracer): Tracing['startServerSpan'] {
+  return (name, carrier, attributes) => {
+    const parent = propagation.extract(ROOT_CONTEXT, carrier);
+    const span = tracer.startSpan(
+      name,
+      { kind: SpanKind.SERVER, attributes: defined(attributes) },
+      parent,
+    );
+    const active = trace.setSpan(parent, span);
+    const serverSpan: ServerSpan = {
+      run: (fn) => context.with(active, fn),
+      end(code, message) {
+        span.setAttribute('rpc.grpc.status_code', code);
+        if (code !== 0) span.setStatus({ code: SpanStatusCode.ERROR, message });
+        span.end();
+      },
+    };
+    return serverSpan;
+  };
+}
+
 /**
  * The active span's ids for a log line. A fresh object every time: pino merges each line's own
  * fields into what the mixin returns.
@@ -236,6 +261,7 @@ export async function startOpenTelemetry(
   return {
     enabled: true,
     withSpan: spanRunner(provider.getTracer('routeguide')),
+    startServerSpan: serverSpanStarter(provider.getTracer('routeguide')),
     logFields: activeSpanLogFields,
     traceHandlers,
     reportProblems,

@@ -16,6 +16,13 @@ export interface ServerCallAddresses {
 
 /** Span attributes of one call beyond its addresses (e.g. `enduser.id`), computed only when it is recorded. */
 export type CallSpanAttributes = (call: ServerCallAddresses) => SpanAttributes;
+/** A server span started for a call that did not come through the gRPC instrumentation. */
+export interface ServerSpan {
+  /** Runs `fn` with the span active (child spans and log lines of the handler belong to it). */
+  run<T>(fn: () => T): T;
+  /** Ends the span with the call's gRPC status code (not OK: status ERROR with `message`). */
+  end(code: number, message?: string): void;
+}
 
 /** What the app, its stores and the CLI use; `TRACING_OFF` (./tracing) when tracing is off. */
 export interface Tracing {
@@ -39,6 +46,16 @@ export interface Tracing {
    * `handlers` itself.
    */
   traceHandlers<H extends object>(handlers: H, attributes?: CallSpanAttributes): H;
+  /**
+   * A SERVER span for a call that reaches the handlers another way (the REST gateway), child of
+   * the W3C trace context in `carrier` (`traceparent`, `tracestate`), named like the gRPC
+   * instrumentation's (`grpc.<service>/<method>`). Off: a no-op span.
+   */
+  startServerSpan(
+    name: string,
+    carrier: Readonly<Record<string, string | undefined>>,
+    attributes: SpanAttributes,
+  ): ServerSpan;
   /** Sends the OpenTelemetry SDK's own warnings and errors (e.g. failed exports) to `log`. */
   reportProblems(log: (message: string) => void): void;
   /** Exports the spans still buffered and stops; resolves within a few seconds even when the collector is unreachable. */

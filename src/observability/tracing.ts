@@ -15,12 +15,19 @@ import type {
 
 export type * from './tracing-types';
 
+/** The span of a call while tracing is off. */
+const NO_SPAN = Object.freeze({
+  run: <T>(fn: () => T): T => fn(),
+  end: () => undefined,
+});
+
 /** Tracing off: every method does nothing (or just calls through). */
 export const TRACING_OFF: Tracing = Object.freeze({
   enabled: false,
   withSpan: <T>(_name: string, _attributes: SpanAttributes, fn: () => Promise<T>) => fn(),
   logFields: undefined,
   traceHandlers: <H extends object>(handlers: H) => handlers,
+  startServerSpan: () => NO_SPAN,
   reportProblems: () => undefined,
   shutdown: () => Promise.resolve(),
 });

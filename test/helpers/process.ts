@@ -74,6 +74,7 @@ export function spawnServer(
       HOST: '127.0.0.1',
       PORT: '0',
       METRICS_PORT: '0',
+      REST_PORT: '0',
       FEATURES_FILE: CANONICAL_FILE,
       LOG_LEVEL: 'info',
       ...env,

@@ -14,6 +14,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     HOST: '127.0.0.1',
     PORT: '0',
     METRICS_PORT: '0',
+    REST_PORT: '0',
     LOG_LEVEL: 'silent',
     FEATURES_FILE: CANONICAL_FILE,
     REPLICA_ID: 'test-replica',
@@ -48,6 +49,8 @@ export interface TestServer {
   readonly app: RouteGuideApp;
   readonly address: string;
   readonly client: RouteGuideClient;
+  /** `http://127.0.0.1:<REST port>` (empty when REST=false). */
+  readonly restUrl: string;
   close(): Promise<void>;
 }
 
@@ -78,6 +81,7 @@ export async function startTestServer(
     app,
     address,
     client,
+    restUrl: app.restPort === undefined ? '' : `http://127.0.0.1:${app.restPort}`,
     async close() {
       client.close();
       await app.shutdown(1000);

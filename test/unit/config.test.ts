@@ -56,6 +56,7 @@ describe('loadConfig', () => {
       authReflection: false,
       orca: { enabled: true, minReportIntervalMs: 1000 },
       shutdown: { delayMs: 0, graceMs: 10_000 },
+      rest: { port: 8080, maxConnections: 1000, maxBodyBytes: 1024 * 1024, corsOrigins: [] },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.notes)).toBe(true);
@@ -172,6 +173,35 @@ describe('loadConfig', () => {
     ]) {
       expect(() => loadConfig({ [name]: '0' })).toThrow(new RegExp(`${name}="0"`));
     }
+  });
+
+  it('reads the REST gateway variables', () => {
+    expect(loadConfig({}).rest).toEqual({
+      port: 8080,
+      maxConnections: 1000,
+      maxBodyBytes: 1024 * 1024,
+      corsOrigins: [],
+    });
+    expect(
+      loadConfig({
+        REST_PORT: '0',
+        REST_MAX_CONNECTIONS: '10',
+        REST_MAX_BODY_BYTES: '4096',
+        REST_CORS_ORIGINS: ' https://a.example , http://localhost:3000,',
+      }).rest,
+    ).toEqual({
+      port: 0,
+      maxConnections: 10,
+      maxBodyBytes: 4096,
+      corsOrigins: ['https://a.example', 'http://localhost:3000'],
+    });
+    expect(loadConfig({ REST_CORS_ORIGINS: '*' }).rest?.corsOrigins).toEqual(['*']);
+    expect(loadConfig({ REST: 'false' }).rest).toBeUndefined();
+    expect(() => loadConfig({ REST_PORT: '70000' })).toThrow(/REST_PORT="70000"/);
+    expect(() => loadConfig({ REST_MAX_BODY_BYTES: '0' })).toThrow(/REST_MAX_BODY_BYTES="0"/);
+    expect(() => loadConfig({ REST_CORS_ORIGINS: 'a.example' })).toThrow(
+      /REST_CORS_ORIGINS="a.example": each origin must be/,
+    );
   });
 
   it('never echoes AUTH_TOKEN in an error', () => {

@@ -1,0 +1,704 @@
+import type * as http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { status as Status } from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
+import { AuthFailure, type Authenticator } from '../auth/authenticator';
+import type { AdmissionControl } from '../grpc/admission';
+import type { CallCounters } from '../observability/call-counters';
+import type { Logger } from '../observability/logging';
+import { TRACING_OFF, type ServerSpan, type Tracing } from '../observability/tracing';
+import { REPLICA_HEADER } from '../protocol/replica';
+import { DEFAULT_REST_MAX_BODY_BYTES } from './defaults';
+import { featureBytesToJson } from './feature-json';
+import type { HttpBinding } from './http-rules';
+import { GatewayError, invalidArgument, statusJson } from './http-status';
+import { LocalCall } from './local-call';
+import { MessageJson } from './message-json';
+import { MessageSplitter } from './message-splitter';
+import { METADATA_HEADER_PREFIX, requestDeadline, requestMetadata } from './request-metadata';
+import { RestCall, type ResponseEncoder, type RestCallShared } from './rest-call';
+import { Routes, type RouteMatch } from './routes';
+import { NDJSON, SERVER_SENT_EVENTS, type StreamFormat } from './stream-writer';
+import { WebSocketCall } from './websocket-call';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** A call in progress on either transport of the REST port. */
+type GatewayCall = RestCall | WebSocketCall;
+
+/** A handler as the gRPC server registers it (unary and client streams take a callback). */
+export type GrpcHandler = (call: LocalCall, callback?: LocalCall['callback']) => void;
+
+/** The OpenAPI document and Swagger UI (api-docs.ts): answers its own GET routes. */
+export interface DocsHandler {
+  handle(request: http.IncomingMessage, response: http.ServerResponse): boolean;
+}
+
+/** Options for {@link RestGateway}. */
+export interface RestGatewayOptions {
+  /** The package definition the bindings come from (message types for JSON). */
+  readonly packageDefinition: protoLoader.PackageDefinition;
+  /** Routes: the `google.api.http` bindings (`httpBindings(packageDefinition)`). */
+  readonly bindings: readonly HttpBinding[];
+  /** The handler of a gRPC method path: the same instances the gRPC server runs. */
+  readonly handler: (grpcPath: string) => GrpcHandler | undefined;
+  /** The one authentication policy of both faces. Default: none (every call passes). */
+  readonly authenticator?: Authenticator;
+  /** The gRPC server's call counters: REST calls count in the same per-method series. */
+  readonly counters: CallCounters;
+  /** The gRPC server's admission control: REST streams count against the same limits. */
+  readonly admission?: AdmissionControl;
+  /** Sent as `Grpc-Metadata-X-Routeguide-Replica` on every call's response. */
+  readonly replicaId: string;
+  /** What `GET /healthz` reports: grpc.health.v1's status of `""`. */
+  readonly health: () => string;
+  /** Largest request message: an NDJSON line, a JSON array element. */
+  readonly maxReceiveMessageBytes: number;
+  /** Largest body of a unary call. Default {@link DEFAULT_REST_MAX_BODY_BYTES}. */
+  readonly maxBodyBytes?: number;
+  /** Origins allowed by CORS (`*` for any). Default: none (no CORS headers). */
+  readonly corsOrigins?: readonly string[];
+  /** Serves `/openapi.json` and `/docs`, asked first for GET requests. Default: none. */
+  readonly docs?: DocsHandler;
+  /**
+   * Server spans of REST calls (children of the request's `traceparent`). Default: off.
+   */
+  readonly tracing?: Tracing;
+  /** Seconds in `Retry-After` of refused calls. Default 1. */
+  readonly retryAfterSeconds?: number;
+  readonly logger: Logger;
+}
+
+/** Header names a CORS preflight may ask for. */
+const CORS_ALLOW_HEADERS =
+  'Authorization, Content-Type, Grpc-Timeout, Grpc-Metadata-*, Traceparent, Tracestate';
+/** Response headers a browser script may read. */
+const CORS_EXPOSE_HEADERS = `WWW-Authenticate, Retry-After, ${METADATA_HEADER_PREFIX}${REPLICA_HEADER}`;
+
+/**
+ * The REST face: matches a request to a `google.api.http` binding, maps path, query and body to
+ * the request message (proto3 JSON), applies the same policy as the gRPC server — authentication,
+ * call counting, admission control of streams, deadlines — and runs the gRPC server's own
+ * handler in-process on a {@link LocalCall}. Answers JSON (unary), NDJSON or Server-Sent Events
+ * (server streams); errors are `google.rpc.Status` JSON with grpc-gateway's HTTP status table.
+ */
+export class RestGateway {
+  private readonly routes: Routes;
+  private readonly json: MessageJson;
+  private readonly encoders = new Map<string, ResponseEncoder>();
+  private readonly maxBodyBytes: number;
+  private readonly tracing: Tracing;
+  private readonly corsOrigins: ReadonlySet<string>;
+  private readonly shared: RestCallShared;
+  /** Calls in progress (for draining at shutdown). */
+  private readonly active = new Set<GatewayCall>();
+  private readonly websockets: WebSocketServer;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly options: RestGatewayOptions) {
+    this.routes = new Routes(options.bindings);
+    this.json = new MessageJson(options.packageDefinition);
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_REST_MAX_BODY_BYTES;
+    this.tracing = options.tracing ?? TRACING_OFF;
+    this.corsOrigins = new Set(options.corsOrigins ?? []);
+    for (const binding of options.bindings) {
+      this.encoders.set(binding.grpcPath, this.responseEncoder(binding));
+      if (options.handler(binding.grpcPath) === undefined) {
+        throw new Error(`REST gateway: no handler for ${binding.grpcPath}`);
+      }
+    }
+    this.websockets = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxReceiveMessageBytes,
+      perMessageDeflate: false,
+    });
+    const replica = options.replicaId;
+    this.shared = {
+      counters: options.counters,
+      retryAfterSeconds: String(options.retryAfterSeconds ?? 1),
+      headers: (request) => ({
+        [`${METADATA_HEADER_PREFIX}${REPLICA_HEADER}`]: replica,
+        ...this.corsHeaders(request),
+      }),
+    };
+  }
+
+  /** REST calls in progress. */
+  get activeCalls(): number {
+    return this.active.size;
+  }
+
+  /** The HTTP server's request listener. */
+  readonly handle = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    try {
+      this.route(request, response);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'REST request failed');
+      if (!response.headersSent)
+        this.reply(request, response, 500, statusJson(Status.INTERNAL, 'internal error'));
+      else response.destroy();
+    }
+  };
+
+  /**
+   * Stops taking calls (new ones get UNAVAILABLE) and resolves once those in progress have
+   * ended, or after `graceMs`, when they are cancelled.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    if (this.active.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const call of [...this.active]) call.cancel(Status.CANCELLED);
+    this.websockets.close();
+  }
+
+  private route(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const method = request.method ?? 'GET';
+    const url = new URL(request.url ?? '/', 'http://rest');
+    if (method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+      this.preflight(request, response);
+      return;
+    }
+    // Hook for the OpenAPI document and Swagger UI (api-docs.ts): asked first for every GET or
+    // HEAD; it answers `/openapi.json` and `/docs*` and returns false for anything else.
+    if ((method === 'GET' || method === 'HEAD') && this.options.docs?.handle(request, response))
+      return;
+    if (url.pathname === '/healthz') {
+      this.healthz(request, response, method);
+      return;
+    }
+    const found = this.routes.lookup(method, url.pathname);
+    if (found.kind === 'none') {
+      this.reply(
+        request,
+        response,
+        404,
+        statusJson(Status.NOT_FOUND, `no route for ${url.pathname}`),
+      );
+      return;
+    }
+    if (found.kind === 'wrong-method') {
+      response.setHeader('allow', found.allow.join(', '));
+      this.reply(
+        request,
+        response,
+        405,
+        statusJson(Status.UNIMPLEMENTED, `method ${method} not allowed`),
+      );
+      return;
+    }
+    if (this.draining) {
+      response.setHeader('connection', 'close');
+      this.reply(request, response, 503, statusJson(Status.UNAVAILABLE, 'server shutting down'));
+      return;
+    }
+    this.startCall(request, response, url, found.match);
+  }
+
+  private startCall(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    url: URL,
+    match: RouteMatch,
+  ): void {
+    const { binding } = match;
+    const counters = this.options.counters.forMethod(
+      binding.grpcPath,
+      binding.requestStream,
+      binding.responseStream,
+    );
+    const format = binding.responseStream ? streamFormat(request) : undefined;
+    const rest = new RestCall(
+      request,
+      response,
+      counters,
+      this.shared,
+      format,
+      this.encoders.get(binding.grpcPath)!,
+    );
+    this.active.add(rest);
+    rest.onEnded = () => {
+      this.active.delete(rest);
+      this.options.admission?.release(rest);
+      if (this.active.size === 0) this.idle?.();
+    };
+    response.once('close', () => {
+      if (!response.writableFinished) rest.cancel(Status.CANCELLED);
+    });
+    this.prepare(rest, url, match).then(
+      (ready) => {
+        if (ready !== undefined && !rest.ended) this.run(rest, binding, ready);
+      },
+      (error: unknown) => this.refuse(rest, error),
+    );
+  }
+
+  /** Counts a call as in progress until it ends, then releases its admission. */
+  private track(call: GatewayCall): void {
+    this.active.add(call);
+    call.onEnded = () => {
+      this.active.delete(call);
+      this.options.admission?.release(call);
+      if (this.active.size === 0) this.idle?.();
+    };
+  }
+
+  /** Admission control of a streaming call; false (and the call failed) when refused. */
+  private admit(call: GatewayCall, binding: HttpBinding): boolean {
+    const admission = this.options.admission;
+    if (admission === undefined || !admission.governs(binding.service)) return true;
+    if (!binding.requestStream && !binding.responseStream) return true;
+    const refused = admission.admit(call);
+    if (refused === undefined) return true;
+    const status = admission.status(refused);
+    call.fail(status.code, status.details);
+    return false;
+  }
+
+  /** Authentication, request message, deadline and admission: what runs before the handler. */
+  private async prepare(
+    rest: RestCall,
+    url: URL,
+    match: RouteMatch,
+  ): Promise<
+    { message: unknown; deadline: number; authorization: string | undefined } | undefined
+  > {
+    const { request } = rest;
+    const { binding } = match;
+    const deadline = requestDeadline(request.headers['grpc-timeout']);
+    const authorization = this.authorization(request, url, rest);
+    await this.options.authenticator?.authenticate({ grpcPath: binding.grpcPath, authorization });
+    const message = binding.requestStream ? {} : await this.requestMessage(rest, url, match);
+    if (rest.ended || !this.admit(rest, binding)) return undefined;
+    return { message, deadline, authorization };
+  }
+
+  /**
+   * The caller's credential: the `Authorization` header, or for an `EventSource` (which cannot
+   * set headers) an `access_token` query parameter, which is accepted on no other request.
+   */
+  private authorization(
+    request: http.IncomingMessage,
+    url: URL,
+    rest: RestCall,
+  ): string | undefined {
+    const header = request.headers.authorization;
+    if (header !== undefined) return header;
+    const token = url.searchParams.get('access_token');
+    if (token === null) return undefined;
+    if (!acceptsEventStream(request) || rest.request.method !== 'GET') {
+      throw invalidArgument(
+        'access_token: accepted only on Server-Sent Events and WebSocket requests',
+      );
+    }
+    return `Bearer ${token}`;
+  }
+
+  private async requestMessage(rest: RestCall, url: URL, match: RouteMatch): Promise<unknown> {
+    const { binding } = match;
+    const type = binding.requestType;
+    let message: Record<string, unknown>;
+    if (binding.body === undefined) {
+      message = this.json.empty(type);
+    } else {
+      const body = parseJson(await readBody(rest.request, this.maxBodyBytes));
+      if (binding.body === '*') {
+        message = this.json.fromJson(type, body);
+      } else {
+        message = this.json.empty(type);
+        message[binding.body] = (
+          this.json.fromJson(type, { [binding.body]: body }) as Record<string, unknown>
+        )[binding.body];
+      }
+    }
+    for (const variable of match.variables) {
+      this.json.setFromText(type, message, variable.fieldPath, variable.value);
+    }
+    if (binding.body !== '*') {
+      for (const [key, value] of url.searchParams) {
+        if (key === 'access_token') continue;
+        this.json.setFromText(type, message, key.split('.'), value);
+      }
+    }
+    return message;
+  }
+
+  /** Runs the handler on a local call fed by the HTTP request. */
+  private run(
+    rest: RestCall,
+    binding: HttpBinding,
+    ready: { message: unknown; deadline: number; authorization: string | undefined },
+  ): void {
+    const { request } = rest;
+    const socket = request.socket;
+    const call = new LocalCall({
+      path: binding.grpcPath,
+      request: ready.message,
+      metadata: requestMetadata(request, ready.authorization),
+      deadline: ready.deadline,
+      peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
+      host: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+      responder: rest,
+      onReadMore: () => request.resume(),
+    });
+    rest.call = call;
+    if (ready.deadline !== Infinity) this.watchDeadline(rest, ready.deadline);
+    if (binding.requestStream) this.feed(rest, call, binding.requestType);
+    const handler = this.options.handler(binding.grpcPath)!;
+    const span = this.startSpan(binding, request);
+    whenEnded(rest, (code) => span.end(code));
+    try {
+      span.run(() => {
+        if (binding.responseStream) handler(call);
+        else handler(call, call.callback);
+      });
+    } catch (error) {
+      this.options.logger.error({ err: error, method: binding.grpcPath }, 'handler failed');
+      rest.fail(Status.INTERNAL, 'internal error');
+      call.cancel();
+    }
+  }
+
+  /** The call's server span, named as the gRPC instrumentation names it. */
+  private startSpan(binding: HttpBinding, request: http.IncomingMessage): ServerSpan {
+    const headers = request.headers;
+    return this.tracing.startServerSpan(
+      `grpc.${binding.grpcPath.slice(1)}`,
+      {
+        traceparent: headerText(headers.traceparent),
+        tracestate: headerText(headers.tracestate),
+      },
+      {
+        'rpc.system': 'grpc',
+        'rpc.service': binding.service,
+        'rpc.method': binding.method,
+        'http.request.method': request.method,
+        'url.path': request.url?.split('?')[0],
+        'network.peer.address': request.socket.remoteAddress,
+        'network.peer.port': request.socket.remotePort,
+      },
+    );
+  }
+
+  private watchDeadline(rest: GatewayCall, deadline: number): void {
+    const timer = setTimeout(
+      () => rest.cancel(Status.DEADLINE_EXCEEDED),
+      Math.max(0, deadline - Date.now()),
+    );
+    whenEnded(rest, () => clearTimeout(timer));
+  }
+
+  /**
+   * Streams the HTTP body into the call as request messages, one per NDJSON line or JSON array
+   * element, pausing the body while the handler's read buffer is full.
+   */
+  private feed(rest: RestCall, call: LocalCall, type: string): void {
+    const { request } = rest;
+    const splitter = new MessageSplitter(this.options.maxReceiveMessageBytes);
+    let index = 0;
+    const deliver = (texts: string[]): boolean => {
+      if (rest.ended) {
+        // The call is over (the handler failed early): the rest of the body is not read.
+        request.off('data', onData);
+        return false;
+      }
+      for (const text of texts) {
+        const message = this.json.fromJson(
+          type,
+          parseJson(text, `message ${index}`),
+          `message[${index}]`,
+        );
+        index++;
+        rest.method.received++;
+        if (!call.pushMessage(message)) request.pause();
+      }
+      return !rest.ended;
+    };
+    const stop = (error: unknown): void => {
+      request.off('data', onData);
+      request.resume();
+      this.refuse(rest, error);
+      call.cancel();
+    };
+    const onData = (chunk: Buffer): void => {
+      try {
+        deliver(splitter.push(chunk));
+      } catch (error) {
+        stop(error);
+      }
+    };
+    request.on('data', onData);
+    request.once('end', () => {
+      try {
+        if (deliver(splitter.end())) call.endRequest();
+      } catch (error) {
+        stop(error);
+      }
+    });
+  }
+
+  /** Ends a call refused before (or while feeding) its handler with the error's status. */
+  private refuse(call: GatewayCall, error: unknown): void {
+    if (error instanceof GatewayError) {
+      if (call instanceof RestCall) {
+        call.fail(error.code, error.message, { ...error.headers }, error.httpStatus);
+      } else {
+        call.fail(error.code, error.message);
+      }
+    } else if (error instanceof AuthFailure) {
+      const code = AUTH_FAILURE_CODES[error.kind];
+      if (call instanceof RestCall) {
+        const challenge: Record<string, string> = error.challenge
+          ? { 'www-authenticate': error.challenge }
+          : {};
+        call.fail(code, error.message, challenge);
+      } else {
+        call.fail(code, error.message);
+      }
+    } else {
+      this.options.logger.error({ err: error }, 'REST call failed');
+      call.fail(Status.INTERNAL, 'internal error');
+    }
+  }
+
+  /**
+   * The HTTP server's 'upgrade' listener: a WebSocket on the path of a bidirectional streaming
+   * method (RouteChat's `/v1/notes:chat`) runs it full duplex; anything else is refused with an
+   * HTTP error before the upgrade.
+   */
+  readonly handleUpgrade = (request: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(request.url ?? '/', 'http://rest');
+    const match = this.routes.matchPath(url.pathname);
+    const bidi = match !== undefined && match.binding.requestStream && match.binding.responseStream;
+    const refusal =
+      request.headers.upgrade?.toLowerCase() !== 'websocket'
+        ? '400 Bad Request'
+        : !bidi
+          ? '404 Not Found'
+          : this.draining
+            ? '503 Service Unavailable'
+            : undefined;
+    if (refusal !== undefined) {
+      socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    this.websockets.handleUpgrade(request, socket, head, (ws) =>
+      this.startWebSocketCall(ws, request, url, match!),
+    );
+  };
+
+  private startWebSocketCall(
+    ws: WebSocket,
+    request: http.IncomingMessage,
+    url: URL,
+    match: RouteMatch,
+  ): void {
+    const { binding } = match;
+    const counters = this.options.counters.forMethod(binding.grpcPath, true, true);
+    const encode = this.encoders.get(binding.grpcPath)!;
+    const wsCall = new WebSocketCall(ws, request, counters, this.options.counters, encode);
+    this.track(wsCall);
+    // After an 'error' ws closes the socket itself (1009: a message over maxPayload).
+    ws.on('error', () => wsCall.cancel(Status.CANCELLED));
+    ws.once('close', () => wsCall.cancel(Status.CANCELLED));
+    const start = async (): Promise<void> => {
+      const deadline = requestDeadline(request.headers['grpc-timeout']);
+      // Browsers cannot set Authorization on a WebSocket: access_token is accepted here.
+      const token = url.searchParams.get('access_token');
+      const authorization =
+        request.headers.authorization ?? (token === null ? undefined : `Bearer ${token}`);
+      await this.options.authenticator?.authenticate({ grpcPath: binding.grpcPath, authorization });
+      if (wsCall.ended || !this.admit(wsCall, binding)) return;
+      const socket = request.socket;
+      const call = new LocalCall({
+        path: binding.grpcPath,
+        request: {},
+        metadata: requestMetadata(request, authorization),
+        deadline,
+        peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
+        host: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+        responder: wsCall,
+        onReadMore: () => ws.resume(),
+      });
+      wsCall.call = call;
+      if (deadline !== Infinity) this.watchDeadline(wsCall, deadline);
+      this.feedWebSocket(ws, wsCall, call, binding.requestType);
+      const span = this.startSpan(binding, request);
+      whenEnded(wsCall, (code) => span.end(code));
+      span.run(() => this.options.handler(binding.grpcPath)!(call));
+    };
+    start().catch((error: unknown) => {
+      this.refuse(wsCall, error);
+      wsCall.call?.cancel();
+    });
+  }
+
+  /**
+   * Request messages from WebSocket text messages, one JSON message each; an empty message ends
+   * the client's side (half-close). The socket is paused while the handler's read buffer is full.
+   */
+  private feedWebSocket(ws: WebSocket, wsCall: WebSocketCall, call: LocalCall, type: string): void {
+    let index = 0;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (wsCall.ended) return;
+      try {
+        if (isBinary) throw invalidArgument(`message ${index}: must be a text message`);
+        const text = data.toString('utf8');
+        if (text === '') {
+          call.endRequest();
+          return;
+        }
+        const json = parseJson(text, `message ${index}`);
+        const message = this.json.fromJson(type, json, `message[${index}]`);
+        index++;
+        wsCall.method.received++;
+        if (!call.pushMessage(message)) ws.pause();
+      } catch (error) {
+        this.refuse(wsCall, error);
+        call.cancel();
+      }
+    });
+  }
+
+  private healthz(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    method: string,
+  ): void {
+    if (method !== 'GET' && method !== 'HEAD') {
+      response.setHeader('allow', 'GET, HEAD');
+      this.reply(
+        request,
+        response,
+        405,
+        statusJson(Status.UNIMPLEMENTED, `method ${method} not allowed`),
+      );
+      return;
+    }
+    const status = this.options.health();
+    this.reply(request, response, status === 'SERVING' ? 200 : 503, { status });
+  }
+
+  private preflight(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const headers = this.corsHeaders(request);
+    if (headers['access-control-allow-origin'] !== undefined) {
+      Object.assign(headers, {
+        'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
+        'access-control-allow-headers': CORS_ALLOW_HEADERS,
+        'access-control-max-age': '600',
+      });
+    }
+    response.writeHead(204, headers).end();
+  }
+
+  /** CORS response headers for an allowed `Origin`; none for others. */
+  private corsHeaders(request: http.IncomingMessage): Record<string, string> {
+    const origin = request.headers.origin;
+    if (origin === undefined || this.corsOrigins.size === 0) return {};
+    if (!this.corsOrigins.has(origin) && !this.corsOrigins.has('*')) return {};
+    return {
+      'access-control-allow-origin': origin,
+      'access-control-expose-headers': CORS_EXPOSE_HEADERS,
+      vary: 'Origin',
+    };
+  }
+
+  private reply(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    status: number,
+    body: unknown,
+  ): void {
+    const text = JSON.stringify(body);
+    response.writeHead(status, {
+      ...this.corsHeaders(request),
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
+    response.end(request.method === 'HEAD' ? undefined : text);
+  }
+
+  /** A method's response encoder: Feature bytes by hand, other bytes decoded, objects as JSON. */
+  private responseEncoder(binding: HttpBinding): ResponseEncoder {
+    const type = binding.responseType;
+    const definition = this.options.packageDefinition[
+      binding.service
+    ] as protoLoader.ServiceDefinition;
+    const deserialize = definition[binding.method]!.responseDeserialize;
+    const fromBytes =
+      type === 'routeguide.Feature'
+        ? featureBytesToJson
+        : (bytes: Uint8Array) =>
+            JSON.stringify(
+              this.json.toJson(type, deserialize(Buffer.from(bytes)) as Record<string, unknown>),
+            );
+    return (message) =>
+      message instanceof Uint8Array
+        ? fromBytes(message)
+        : JSON.stringify(this.json.toJson(type, message as Record<string, unknown>));
+  }
+}
+
+/** Adds `fn` to what runs when `call` ends. */
+function whenEnded(call: GatewayCall, fn: (code: number) => void): void {
+  const previous = call.onEnded;
+  call.onEnded = (code) => {
+    previous?.(code);
+    fn(code);
+  };
+}
+
+const AUTH_FAILURE_CODES = Object.freeze({
+  unauthenticated: Status.UNAUTHENTICATED,
+  'permission-denied': Status.PERMISSION_DENIED,
+  unavailable: Status.UNAVAILABLE,
+});
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function acceptsEventStream(request: http.IncomingMessage): boolean {
+  return (request.headers.accept ?? '').includes('text/event-stream');
+}
+
+function streamFormat(request: http.IncomingMessage): StreamFormat {
+  return acceptsEventStream(request) ? SERVER_SENT_EVENTS : NDJSON;
+}
+
+function parseJson(text: string, what = 'body'): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidArgument(`${what}: invalid JSON (${(error as Error).message})`);
+  }
+}
+
+/** The whole body of a unary call, at most `limit` bytes (else RESOURCE_EXHAUSTED, HTTP 413). */
+function readBody(request: http.IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.removeAllListeners('data');
+        request.resume();
+        reject(
+          new GatewayError(Status.RESOURCE_EXHAUSTED, `body: larger than ${limit} bytes`, 413),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.once('error', reject);
+  });
+}

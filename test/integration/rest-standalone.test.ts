@@ -1,0 +1,72 @@
+import { StandaloneGateway } from '../../src/gateway-main';
+import { createLogger } from '../../src/observability/logging';
+import { httpRequest, ndjson } from '../helpers/rest';
+import { startTestServer, testConfig, type TestServer } from '../helpers/server';
+
+describe('standalone gateway in front of a gRPC target', () => {
+  let server: TestServer;
+  let gateway: StandaloneGateway;
+  let url: string;
+  beforeAll(async () => {
+    server = await startTestServer({ env: { AUTH_TOKEN: 'sesame', REST: 'false' } });
+    gateway = new StandaloneGateway({
+      config: testConfig({ GATEWAY_TARGET: server.address }),
+      logger: createLogger('silent'),
+    });
+    url = `http://127.0.0.1:${await gateway.listen()}`;
+  });
+  afterAll(async () => {
+    await gateway.shutdown(500);
+    await server.close();
+  });
+
+  const auth = { authorization: 'Bearer sesame' };
+
+  it('forwards Authorization: 401 with a challenge without it, the feature with it', async () => {
+    const refused = await fetch(`${url}/v1/features/409146138/-746188906`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+    const ok = await fetch(`${url}/v1/features/409146138/-746188906`, { headers: auth });
+    expect(ok.status).toBe(200);
+    // The replica that answered, from the target's response headers.
+    expect(ok.headers.get('grpc-metadata-x-routeguide-replica')).toBe('test-replica');
+    expect(await ok.json()).toMatchObject({ location: { latitude: 409146138 } });
+  });
+
+  it('streams ListFeatures, RecordRoute and RouteChat through the target', async () => {
+    const list = await httpRequest(
+      `${url}/v1/features?lo.latitude=400000000&lo.longitude=-750000000&hi.latitude=420000000&hi.longitude=-730000000`,
+      { headers: auth },
+    );
+    expect(ndjson(list.body).length).toBeGreaterThan(10);
+    const route = await fetch(`${url}/v1/routes`, {
+      method: 'POST',
+      headers: auth,
+      body: '{"latitude":407838351,"longitude":-746143763}\n{"latitude":408122808,"longitude":-743999179}\n',
+    });
+    expect(await route.json()).toMatchObject({ pointCount: 2, featureCount: 2 });
+    const chat = await httpRequest(`${url}/v1/notes:chat`, {
+      method: 'POST',
+      headers: auth,
+      body: '[{"location":{"latitude":5,"longitude":5},"message":"a"},{"location":{"latitude":5,"longitude":5},"message":"b"}]',
+    });
+    expect(ndjson(chat.body)).toEqual([
+      { result: { location: { latitude: 5, longitude: 5 }, message: 'a' } },
+    ]);
+    const bad = await fetch(`${url}/v1/features/950000000/0`, { headers: auth });
+    expect(bad.status).toBe(400);
+    // Counted in the gateway's own series too.
+    let handled = 0;
+    for (const m of gateway.calls.all()) handled += m.handledCount;
+    expect(handled).toBeGreaterThanOrEqual(5);
+  });
+
+  it('/healthz reports the target health', async () => {
+    for (let i = 0; i < 50; i++) {
+      const r = await fetch(`${url}/healthz`);
+      if (r.status === 200) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('never SERVING');
+  });
+});
