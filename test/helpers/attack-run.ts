@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Attack } from './attacks';
-import { startProbe, type ProbeOptions, type ProbeWindow } from './probe-client';
+import { startProbeProcess, type ProbeOptions, type ProbeWindow } from './probe-client';
 import { MB, ProcessMeter, sleep } from './process-meter';
 
 /** Options of {@link measureAttack}. */
@@ -52,7 +52,7 @@ export interface AttackFigures<R> {
 
 /**
  * Runs one attack against a server process and measures it: a probe's GetFeature latency before
- * and during, peak RSS, and the server CPU once the attacker has gone. The probe is stopped
+ * and during (the probe in a process of its own), peak RSS, and the server CPU once the attacker has gone. The probe is stopped
  * during the quiet window, so that window's CPU is the server's own leftover work.
  */
 export async function measureAttack<R extends { closedAt: number }>(
@@ -60,12 +60,13 @@ export async function measureAttack<R extends { closedAt: number }>(
 ): Promise<AttackFigures<R>> {
   const meter = new ProcessMeter(options.pid);
   const quietMs = options.quietMs ?? 2000;
-  let probe = startProbe(options.address, options.probe);
+  let probe = startProbeProcess(options.address, options.probe);
   const watch = meter.watch(
     options.rssCeilingBytes === undefined ? {} : { ceilingBytes: options.rssCeilingBytes },
   );
   let attack: Attack<R> | undefined;
   try {
+    await probe.ready();
     const t0 = probe.now();
     await sleep(options.baselineMs ?? 2000);
     const probeBefore = probe.window(t0);
@@ -90,7 +91,8 @@ export async function measureAttack<R extends { closedAt: number }>(
         : meter.msUntilIdle(500, 0.05, options.recoveryMaxMs);
     const cpuAfterMs = (await quiet) - cpuAtClose;
     const recoveryMs = await recovery;
-    probe = startProbe(options.address, options.probe);
+    probe = startProbeProcess(options.address, options.probe);
+    await probe.ready();
     const t1 = probe.now();
     await sleep(options.afterMs ?? 1000);
     const probeAfter = probe.window(t1);

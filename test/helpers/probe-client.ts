@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,13 +13,7 @@ import { GOOGLE_API_PROTO_DIR, PROTO_LOADER_OPTIONS } from '../../src/protocol/p
  * this file: these helpers also run compiled elsewhere (the benchmark's .tmp/bench-dist/).
  */
 export function newRouteGuideClient(address: string): RouteGuideClient {
-  let dir = __dirname;
-  while (!existsSync(path.join(dir, 'protos', 'route_guide.proto'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no protos/route_guide.proto above ${__dirname}`);
-    dir = parent;
-  }
-  const protos = path.join(dir, 'protos');
+  const protos = path.join(repositoryRoot(), 'protos');
   const definition = protoLoader.loadSync(path.join(protos, 'route_guide.proto'), {
     ...PROTO_LOADER_OPTIONS,
     includeDirs: [protos, GOOGLE_API_PROTO_DIR],
@@ -27,6 +22,17 @@ export function newRouteGuideClient(address: string): RouteGuideClient {
   return new proto.routeguide.RouteGuide(address, grpc.credentials.createInsecure(), {
     'grpc.use_local_subchannel_pool': 1,
   });
+}
+
+/** The directory holding protos/ above this file (the source tree or the benchmark's build). */
+function repositoryRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'protos', 'route_guide.proto'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no protos/route_guide.proto above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
 }
 
 /** Options of {@link startProbe}. */
@@ -66,6 +72,8 @@ export interface ProbeWindow {
 export interface Probe {
   /** Marks a point in time (performance.now()) for {@link Probe.window}. */
   now(): number;
+  /** Resolves once the probe has completed its first call (it is connected and measuring). */
+  ready(): Promise<void>;
   /** The calls that ended in [from, to). */
   window(from: number, to?: number): ProbeWindow;
   /** Stops the loop, waits for the call in flight and closes the channel. */
@@ -141,11 +149,101 @@ export function startProbe(address: string, options: ProbeOptions = {}): Probe {
   const done = loop();
   return {
     now: () => performance.now(),
+    ready: () => Promise.resolve(),
     window: (from, to = Infinity) =>
       summarizeSamples(samples.filter((s) => s.at >= from && s.at < to)),
     stop: async () => {
       running = false;
       await done;
     },
+  };
+}
+
+/**
+ * The probe loop of {@link startProbe}, as a program of its own (`node -e`): argv is the address
+ * and the options as JSON; each call is sent to the parent as `{at, ms, code}` with `at` in
+ * epoch milliseconds (performance.timeOrigin + now); it stops on 'stop' or when the parent goes.
+ */
+const PROBE_PROGRAM = `
+const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const [address, json] = process.argv.slice(1);
+const o = JSON.parse(json);
+const definition = protoLoader.loadSync(path.join(o.protos, 'route_guide.proto'), {
+  keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
+  includeDirs: [o.protos, o.googleApi],
+});
+const RouteGuide = grpc.loadPackageDefinition(definition).routeguide.RouteGuide;
+const open = () => new RouteGuide(address, grpc.credentials.createInsecure(),
+  { 'grpc.use_local_subchannel_pool': 1 });
+let running = true;
+process.on('message', (m) => { if (m === 'stop') running = false; });
+process.on('disconnect', () => { running = false; });
+(async () => {
+  let client = open();
+  let openedAt = performance.now();
+  while (running) {
+    if (o.reconnectEveryMs >= 0 && performance.now() - openedAt >= o.reconnectEveryMs) {
+      client.close();
+      client = open();
+      openedAt = performance.now();
+    }
+    const started = performance.now();
+    const code = await new Promise((resolve) =>
+      client.GetFeature({ latitude: 0, longitude: 0 }, { deadline: Date.now() + o.deadlineMs },
+        (error) => resolve(error ? error.code : 0)));
+    const at = performance.now();
+    if (process.connected) process.send({ at: performance.timeOrigin + at, ms: at - started, code });
+    await new Promise((resolve) => setTimeout(resolve, o.pauseMs));
+  }
+  client.close();
+  if (process.connected) process.send('done', () => process.disconnect());
+})();
+`;
+
+/**
+ * {@link startProbe} in a process of its own, so that what it measures is the server, not the
+ * event loop of a test process that also runs the attacker's clients (decoding an attack's
+ * streams costs a client more than serving them costs the server). Same options and interface;
+ * `now()` and sample times are epoch milliseconds with sub-millisecond resolution.
+ */
+export function startProbeProcess(address: string, options: ProbeOptions = {}): Probe {
+  const reconnectEveryMs = options.reconnectEveryMs ?? 1000;
+  const settings = {
+    deadlineMs: options.deadlineMs ?? 2000,
+    reconnectEveryMs: Number.isFinite(reconnectEveryMs) ? reconnectEveryMs : -1,
+    pauseMs: options.pauseMs ?? 5,
+    protos: path.join(repositoryRoot(), 'protos'),
+    googleApi: GOOGLE_API_PROTO_DIR,
+  };
+  const child = spawn(process.execPath, ['-e', PROBE_PROGRAM, address, JSON.stringify(settings)], {
+    cwd: repositoryRoot(),
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const samples: ProbeSample[] = [];
+  let first: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (first = resolve));
+  child.on('message', (message: ProbeSample | 'done') => {
+    if (message === 'done') return;
+    samples.push(message);
+    first();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping: Promise<void> | undefined;
+  return {
+    now: () => performance.timeOrigin + performance.now(),
+    // Also settles if the program ends without a call (a broken probe fails on its windows).
+    ready: () => Promise.race([ready, exited]),
+    window: (from, to = Infinity) =>
+      summarizeSamples(samples.filter((s) => s.at >= from && s.at < to)),
+    stop: () =>
+      (stopping ??= (async () => {
+        if (child.connected) child.send('stop');
+        const killer = setTimeout(() => child.kill('SIGKILL'), (settings.deadlineMs + 1000) * 2);
+        await exited;
+        clearTimeout(killer);
+      })()),
   };
 }
