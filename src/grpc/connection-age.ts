@@ -50,12 +50,14 @@ export class ConnectionAge {
     const closeIfDrained = (): void => {
       if (draining && open === 0 && !session.closed && !session.destroyed) session.close();
     };
+    // A stream emits 'close' once: one listener per session serves all its streams.
+    const closed = (): void => {
+      open--;
+      closeIfDrained();
+    };
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
       open++;
-      stream.once('close', () => {
-        open--;
-        closeIfDrained();
-      });
+      stream.on('close', closed);
     });
     const { maxAgeMs, graceMs } = this.options;
     const jitter = (Math.random() * 2 - 1) * (maxAgeMs / 10);

@@ -176,11 +176,14 @@ export class ConnectionGuard {
     const idleTimeoutMs = this.idleTimeoutMs;
     let open = 0;
     let idleSince = Date.now();
+    // A stream emits 'close' once: one listener per session serves all its streams, instead
+    // of a closure and a once-wrapper per call.
+    const closed = (): void => {
+      if (--open === 0) idleSince = Date.now();
+    };
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
       open++;
-      stream.once('close', () => {
-        if (--open === 0) idleSince = Date.now();
-      });
+      stream.on('close', closed);
     });
     // One timer per connection, re-armed when it fires rather than on every stream.
     const check = (): void => {

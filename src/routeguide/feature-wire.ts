@@ -135,10 +135,11 @@ export class EncodedFeatures {
     // UTF-8 (what protobuf requires of a string), else every name is re-encoded from its
     // decoded string (invalid sequences become U+FFFD, as decoding to a JS string gives).
     let raw = names.rawBytes();
+    let reencoded: NameTableBuilder | undefined;
     if (!isUtf8(raw.bytes)) {
-      const reencoded = new NameTableBuilder();
+      reencoded = new NameTableBuilder();
       for (let i = 0; i < count; i++) reencoded.add(names.get(i));
-      raw = reencoded.build().rawBytes();
+      raw = reencoded.build(false).rawBytes();
     }
     const nameBytes = raw.bytes;
     const nameOffsets = raw.offsets;
@@ -162,11 +163,37 @@ export class EncodedFeatures {
       );
     }
     offsets[count] = offset;
+    reencoded?.release();
     return new EncodedFeatures(bytes, offsets);
+  }
+
+  /** Number of features. */
+  get size(): number {
+    return this.offsets.length - 1;
   }
 
   /** Encoded bytes of feature `index` (a view, not a copy). */
   at(index: number): Buffer {
     return this.bytes.subarray(this.offsets[index]!, this.offsets[index + 1]!);
+  }
+
+  /**
+   * The name of feature `index`, decoded from its encoding ('' for unnamed features): the
+   * encoded names are the only copy the database keeps. They are the names as loaded when
+   * those were valid UTF-8, else re-encoded from their decoded strings, so this decodes to
+   * exactly what decoding the loaded bytes gives.
+   */
+  nameAt(index: number): string {
+    const bytes = this.bytes;
+    let offset = this.offsets[index]!;
+    if (bytes[offset] !== NAME_TAG) return '';
+    offset++;
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = bytes[offset++]!;
+      length += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) break;
+    }
+    return bytes.toString('utf8', offset, offset + length);
   }
 }

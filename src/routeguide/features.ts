@@ -2,6 +2,7 @@ import { BoxIndex, type BoxCursor, type BoxIndexOptions } from './box-index';
 import { EncodedFeatures } from './feature-wire';
 import { NameTableBuilder, type NameTable } from './name-table';
 import { JsonSyntaxError, readFeatureJson, type FeatureSink } from './feature-json';
+import { freeScratch } from './scratch';
 import {
   hashPoint,
   isValidLatitude,
@@ -39,10 +40,10 @@ const EMPTY_SLOT = 0;
 /**
  * The immutable, indexed feature database.
  *
- * Coordinates live in typed arrays, names as UTF-8 in one buffer (NameTable), every feature's
- * protobuf encoding in another (EncodedFeatures), and both indexes are flat typed arrays, so a
- * million features cost tens of megabytes outside the JS heap rather than a million small
- * objects:
+ * Coordinates live in typed arrays and every feature's protobuf encoding in one buffer
+ * (EncodedFeatures), which is also where names are read from (the NameTable they were loaded
+ * into is dropped once they are encoded), and both indexes are flat typed arrays, so a million
+ * features cost tens of megabytes outside the JS heap rather than a million small objects:
  * - exact lookups go through an open-addressing hash table (`slots` holds index + 1);
  * - box queries go through static k-d trees (kdbush) over integer coordinates, one over every
  *   feature and one per block of database order (BoxIndex), answered by a lazy cursor.
@@ -51,7 +52,6 @@ const EMPTY_SLOT = 0;
 export class FeatureDatabase {
   private readonly latitudes: Int32Array;
   private readonly longitudes: Int32Array;
-  private readonly names: NameTable;
   private readonly slots: Int32Array;
   private readonly slotMask: number;
   private readonly spatial: BoxIndex;
@@ -65,7 +65,6 @@ export class FeatureDatabase {
   ) {
     this.latitudes = latitudes;
     this.longitudes = longitudes;
-    this.names = names;
     this.encoded = EncodedFeatures.encode(latitudes, longitudes, names);
     const count = names.size;
 
@@ -95,10 +94,15 @@ export class FeatureDatabase {
       longitudes[i] = feature.location.longitude;
       names.add(feature.name);
     });
-    return new FeatureDatabase(latitudes, longitudes, names.build(), spatial);
+    const database = new FeatureDatabase(latitudes, longitudes, names.build(false), spatial);
+    names.release();
+    return database;
   }
 
-  /** Builds a database from parallel columns in database order. Inputs are assumed valid. */
+  /**
+   * Builds a database from parallel columns in database order. Inputs are assumed valid. The
+   * names are only read while it is built (they are kept encoded).
+   */
   static fromColumns(
     latitudes: Int32Array,
     longitudes: Int32Array,
@@ -109,13 +113,13 @@ export class FeatureDatabase {
 
   /** Number of features, duplicates included. */
   get size(): number {
-    return this.names.size;
+    return this.encoded.size;
   }
 
   /** The feature at a database index. */
   featureAt(index: number): Feature {
     return {
-      name: this.names.get(index),
+      name: this.encoded.nameAt(index),
       location: { latitude: this.latitudes[index]!, longitude: this.longitudes[index]! },
     };
   }
@@ -270,13 +274,27 @@ class FeatureColumns implements FeatureSink {
     this.count = 0;
   }
 
+  /** The database of what was read; the columns' storage is freed, they must not be used after. */
+  build(): FeatureDatabase {
+    // Trimmed to size, so the spare capacity is freed.
+    const database = FeatureDatabase.fromColumns(
+      this.latitudes.slice(0, this.count),
+      this.longitudes.slice(0, this.count),
+      this.names.build(false),
+    );
+    this.names.release();
+    freeScratch(this.latitudes, this.longitudes);
+    return database;
+  }
+
   private pushCoordinates(latitude: number, longitude: number): void {
     if (this.count === this.latitudes.length) {
       const latitudes = new Int32Array(this.count * 2);
       latitudes.set(this.latitudes);
-      this.latitudes = latitudes;
       const longitudes = new Int32Array(this.count * 2);
       longitudes.set(this.longitudes);
+      freeScratch(this.latitudes, this.longitudes);
+      this.latitudes = latitudes;
       this.longitudes = longitudes;
     }
     this.latitudes[this.count] = latitude;
@@ -313,10 +331,5 @@ export function loadFeatureDatabase(file: string): FeatureDatabase {
       'expected a JSON array of features or an object with a "feature" array',
     );
   }
-  // Trim to size so the spare capacity is freed.
-  return FeatureDatabase.fromColumns(
-    columns.latitudes.slice(0, columns.count),
-    columns.longitudes.slice(0, columns.count),
-    columns.names.build(),
-  );
+  return columns.build();
 }

@@ -1,3 +1,5 @@
+import { freeScratch } from './scratch';
+
 /**
  * Feature names as UTF-8 bytes in one buffer with an offsets array, instead of a million small
  * JS strings: the names of a million features then cost ~25 MB outside the JS heap, and the heap
@@ -29,7 +31,7 @@ export class NameTable {
   }
 }
 
-/** Collects names in order; `build()` trims the spare capacity. */
+/** Collects names in order; its storage grows by doubling, the outgrown copies freed at once. */
 export class NameTableBuilder {
   private bytes = Buffer.allocUnsafe(64 * 1024);
   private offsets = new Uint32Array(1024);
@@ -67,22 +69,35 @@ export class NameTableBuilder {
     this.count = 0;
   }
 
-  build(): NameTable {
-    return new NameTable(
-      Buffer.from(this.bytes.subarray(0, this.used)),
-      this.offsets.slice(0, this.count + 1),
-    );
+  /**
+   * The names collected so far. With `trim` (the default) a copy of exactly their size; without,
+   * views of this builder's storage, valid until {@link release} (for names that are only read
+   * once, e.g. to be encoded).
+   */
+  build(trim = true): NameTable {
+    const bytes = this.bytes.subarray(0, this.used);
+    const offsets = this.offsets.subarray(0, this.count + 1);
+    return trim
+      ? new NameTable(Buffer.from(bytes), offsets.slice())
+      : new NameTable(bytes, offsets);
+  }
+
+  /** Frees this builder's storage now (see scratch.ts); it must not be used afterwards. */
+  release(): void {
+    freeScratch(this.bytes, this.offsets);
   }
 
   private reserve(length: number): void {
     if (this.used + length > this.bytes.length) {
       const bigger = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + length));
       this.bytes.copy(bigger, 0, 0, this.used);
+      freeScratch(this.bytes);
       this.bytes = bigger;
     }
     if (this.count + 2 > this.offsets.length) {
       const bigger = new Uint32Array(this.offsets.length * 2);
       bigger.set(this.offsets);
+      freeScratch(this.offsets);
       this.offsets = bigger;
     }
   }

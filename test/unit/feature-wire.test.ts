@@ -40,6 +40,22 @@ describe('Feature wire encoding', () => {
     );
   });
 
+  it('keeps names only in the encoding: featureAt reads back every name, long ones too', () => {
+    fc.assert(
+      fc.property(fc.array(feature, { maxLength: 20 }), (features) => {
+        const db = FeatureDatabase.fromFeatures(features);
+        features.forEach((f, i) => expect(db.featureAt(i)).toEqual(f));
+      }),
+      { numRuns: 300 },
+    );
+    // Names of 128 bytes and more take a varint length of two bytes (or three, 16 KiB up).
+    for (const length of [127, 128, 300, 16_384]) {
+      const name = 'é'.repeat(length);
+      const db = FeatureDatabase.fromFeatures([{ name, location: { latitude: 1, longitude: 2 } }]);
+      expect(db.featureAt(0).name).toBe(name);
+    }
+  });
+
   it('is canonical proto3: defaults omitted, negative int32 as 10-byte varints', () => {
     expect(encodeFeature('', 0, 0).toString('hex')).toBe('1200');
     expect(encodeFeature('a', 1, 300).toString('hex')).toBe('0a0161' + '1205' + '0801' + '10ac02');
