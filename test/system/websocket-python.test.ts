@@ -153,4 +153,39 @@ describe('RouteChat over WebSocket with python3-websocket', () => {
       `close codes: invalid note ${badNote!.close.code} (${badNote!.close.reason}), invalid JSON ${badJson!.close.code}, no token ${noToken!.close.code}`,
     );
   });
+
+  it('a note over MAX_RECEIVE_MESSAGE_BYTES: close 1009, the call counted RESOURCE_EXHAUSTED', async () => {
+    const small = await startTestServer({ env: { MAX_RECEIVE_MESSAGE_BYTES: '1024' } });
+    try {
+      const url = `${small.restUrl.replace('http:', 'ws:')}/v1/notes:chat`;
+      const at = { latitude: 77, longitude: 88 };
+      const [oversized, after] = await runPeer([
+        {
+          url,
+          messages: [
+            { location: at, message: 'fits' },
+            { location: at, message: 'x'.repeat(2000) },
+          ],
+          half_close: false,
+        },
+        { url, messages: [{ location: at, message: 'next' }] },
+      ]);
+      expect(oversized!.close.code).toBe(1009);
+      // The server keeps serving, and the note that fit was stored.
+      expect(after!.received).toEqual([
+        { location: at, message: 'fits' },
+        { status: { code: 0, message: 'OK', details: [] } },
+      ]);
+      const chat = small.app.calls.forMethod('/routeguide.RouteGuide/RouteChat', true, true);
+      expect(chat.started).toBe(2);
+      // Counted as over gRPC: RESOURCE_EXHAUSTED, not a cancellation by the peer.
+      expect(chat.handled[0]).toBe(1);
+      expect(chat.handled[8]).toBe(1);
+      console.log(
+        `oversized note: close ${oversized!.close.code}, handled ${JSON.stringify(chat.handled)}`,
+      );
+    } finally {
+      await small.close();
+    }
+  });
 });
