@@ -71,6 +71,8 @@ export interface RestGatewayOptions {
 /** Header names a CORS preflight may ask for. */
 const CORS_ALLOW_HEADERS =
   'Authorization, Content-Type, Grpc-Timeout, Grpc-Metadata-*, Traceparent, Tracestate';
+/** ws's documented error code for a message over `maxPayload` (it then closes with 1009). */
+const WS_MESSAGE_TOO_BIG = 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
 /** Response headers a browser script may read. */
 const CORS_EXPOSE_HEADERS = `WWW-Authenticate, Retry-After, ${METADATA_HEADER_PREFIX}${REPLICA_HEADER}`;
 
@@ -506,7 +508,7 @@ export class RestGateway {
     const wsCall = new WebSocketCall(ws, request, counters, this.options.counters, encode);
     this.track(wsCall);
     // After an 'error' ws closes the socket itself (1009: a message over maxPayload).
-    ws.on('error', () => wsCall.cancel(Status.CANCELLED));
+    ws.on('error', (error: Error & { code?: string }) => this.websocketError(wsCall, error));
     ws.once('close', () => wsCall.cancel(Status.CANCELLED));
     const start = async (): Promise<void> => {
       const deadline = requestDeadline(request.headers['grpc-timeout']);
@@ -538,6 +540,20 @@ export class RestGateway {
       this.refuse(wsCall, error);
       wsCall.call?.cancel();
     });
+  }
+
+  /**
+   * A message over the limit ends the call RESOURCE_EXHAUSTED, as over gRPC and in an NDJSON
+   * body (ws has closed the socket with 1009); any other socket error cancels it.
+   */
+  private websocketError(wsCall: WebSocketCall, error: Error & { code?: string }): void {
+    if (error.code !== WS_MESSAGE_TOO_BIG) {
+      wsCall.cancel(Status.CANCELLED);
+      return;
+    }
+    const limit = this.options.maxReceiveMessageBytes;
+    wsCall.fail(Status.RESOURCE_EXHAUSTED, `a message is larger than ${limit} bytes`);
+    wsCall.call?.cancel();
   }
 
   /**

@@ -90,6 +90,16 @@ export const PROGRAMS = {
     debianPackage: 'redis-tools',
     probe: ['redis-cli', '--version'],
   },
+  python3Websocket: {
+    name: '/usr/bin/python3 with websocket-client',
+    debianPackage: 'python3-websocket',
+    probe: ['/usr/bin/python3', '-c', 'import websocket'],
+  },
+  curl: {
+    name: 'curl',
+    debianPackage: 'curl',
+    probe: ['/usr/bin/curl', '--version'],
+  },
   chromium: {
     name: '/usr/bin/chromium',
     debianPackage: 'chromium',

@@ -89,11 +89,17 @@ describe('RouteChat over WebSocket', () => {
     expect(outOfRange.code).toBe(4003);
   });
 
-  it('a message over MAX_RECEIVE_MESSAGE_BYTES closes the socket (1009)', async () => {
+  it('a message over MAX_RECEIVE_MESSAGE_BYTES closes the socket (1009), counted RESOURCE_EXHAUSTED', async () => {
+    const exhausted = () =>
+      server.app.calls.forMethod('/routeguide.RouteGuide/RouteChat', true, true).handled[
+        grpc.status.RESOURCE_EXHAUSTED
+      ]!;
+    const before = exhausted();
     const closed = await chat(`${wsUrl}?access_token=sesame`, (ws) =>
       ws.send(note('x'.repeat(5000))),
     );
     expect(closed.code).toBe(1009);
+    expect(exhausted() - before).toBe(1);
   });
 
   it('refuses upgrades on other paths with 404', async () => {
