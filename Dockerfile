@@ -18,7 +18,8 @@ WORKDIR /app
 ENV NODE_ENV=production \
     PORT=50051 \
     METRICS_PORT=9464 \
-    HEALTH_PORT=8081
+    HEALTH_PORT=8081 \
+    REST_PORT=8080
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -27,8 +28,10 @@ COPY data ./data
 # 65532 is distroless's "nonroot"; numeric so runAsNonRoot can be checked without /etc/passwd.
 USER 65532:65532
 # gRPC, Prometheus metrics, plaintext health (probes: its own connection cap, so a client
-# filling the gRPC port's cannot fail them).
-EXPOSE 50051 9464 8081
+# filling the gRPC port's cannot fail them), REST gateway (JSON, OpenAPI, Swagger UI, WebSocket;
+# docs/rest.md). What the gateway reads at run time comes with the production dependencies:
+# swagger-ui-dist's assets, protobufjs's google/api protos (the routes' annotations), ws, jose.
+EXPOSE 50051 9464 8081 8080
 # Exec form and plain Node: the image has no shell.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
   CMD ["/nodejs/bin/node", "dist/healthcheck.js"]

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end test of the containers on a real docker engine (npm run test:e2e):
 # builds the image, brings docker-compose.yml up with 3 replicas and Redis, waits until they are
-# healthy, checks RouteChat notes are shared across replicas, calls them from the host and through the compose client, scrapes every replica's metrics
+# healthy, checks RouteChat notes are shared across replicas, calls them from the host (gRPC and
+# REST: health, GetFeature, NDJSON ListFeatures, OpenAPI and Swagger UI, WebSocket RouteChat across
+# two replicas) and through the compose client, scrapes every replica's metrics
 # (directly and through Prometheus), checks the runtime hardening, stops the stack and checks
 # that every replica exited 0 within its grace period; then runs the image alone with 256 MiB on
 # a generated 100,000-feature database under the stalled-reader attack (scripts/e2e-attack.js)
-# and checks it is not OOM-killed and still answers. Bounded in time; always tears down.
+# and checks it is not OOM-killed and still answers, over gRPC and REST. Bounded in time; always
+# tears down.
 #
 # Environment: E2E_TIMEOUT_S (whole run, default 1500), E2E_PROJECT (compose project name),
 # E2E_ATTACK_STREAMS (stalled streams of the memory step, default 10000).
@@ -17,10 +20,13 @@ TIMEOUT_S=${E2E_TIMEOUT_S:-1500}
 IMAGE="routeguide:$(node -p 'require("./package.json").version')"
 REPLICAS=3
 HOST_PORTS=(50051 50052 50053)
+REST_PORT=8080 # in the image; published on 127.0.0.1:8080-8082
+REST_HOST_PORTS=(8080 8081 8082)
 METRICS_PORT=9464
 GRACE_S=15 # docker-compose.yml stop_grace_period
 NODE=/nodejs/bin/node
 ATTACK_PORT=50061 # the memory-limited container, on 127.0.0.1
+ATTACK_REST_PORT=8090
 ATTACK_STREAMS=${E2E_ATTACK_STREAMS:-10000}
 ATTACK_MEMORY=256m
 
@@ -104,7 +110,8 @@ entrypoint=$(docker image inspect -f '{{json .Config.Entrypoint}}' "$IMAGE")
 ports=$(docker image inspect -f '{{json .Config.ExposedPorts}}' "$IMAGE")
 [[ $user == 65532:65532 ]] || fail "image user is '$user', want 65532:65532"
 [[ $entrypoint == '["/nodejs/bin/node"]' ]] || fail "entrypoint is $entrypoint, want exec form node"
-[[ $ports == *'"50051/tcp"'* && $ports == *"\"$METRICS_PORT/tcp\""* ]] || fail "exposed ports: $ports"
+[[ $ports == *'"50051/tcp"'* && $ports == *"\"$METRICS_PORT/tcp\""* && $ports == *"\"$REST_PORT/tcp\""* ]] ||
+  fail "exposed ports: $ports"
 pass "image config: user $user, exec-form entrypoint $entrypoint, exposes $ports"
 
 # --- up --------------------------------------------------------------------------------------
@@ -191,6 +198,30 @@ node -e '
   if (replicas.size !== 3) { process.stderr.write(`replicas: ${[...replicas]}\n`); process.exit(1); }
 ' "$first" "$second" "$third" "$note" || fail "RouteChat notes are not shared across replicas"
 pass "RouteChat: a note sent through 127.0.0.1:50051 is replayed through :50052 and :50053 (three replicas, one redis; redis uid $redis_user, healthy)"
+
+# --- REST from the host: the published REST ports (what README's curl commands do) ----------
+declare -A replica_of_rest_port
+for c in "${replicas[@]}"; do
+  host_port=$(docker port "$c" "$REST_PORT/tcp" | head -n1)
+  replica_of_rest_port[${host_port##*:}]=$(docker inspect -f '{{.Config.Hostname}}' "$c")
+done
+for port in "${REST_HOST_PORTS[@]}"; do
+  [[ -n ${replica_of_rest_port[$port]:-} ]] || fail "no replica publishes REST on 127.0.0.1:$port"
+  node scripts/e2e-docker-helpers.js rest-get "http://127.0.0.1:$port" "${replica_of_rest_port[$port]}" ||
+    fail "REST /healthz and GetFeature through 127.0.0.1:$port"
+done
+answer=$(curl -sS -f --max-time 10 localhost:8080/v1/features/409146138/-746188906) || fail "curl GetFeature"
+[[ $answer == *'"name":"Berkshire Valley Management Area Trail, Jefferson, NJ, USA"'* ]] ||
+  fail "curl GetFeature answered $answer"
+timeout 30 node dist/client/cli.js list --json --lo 400000000,-750000000 --hi 420000000,-730000000 \
+  --target 127.0.0.1:50051 >"$work/list.json" || fail "gRPC ListFeatures through 127.0.0.1:50051"
+node scripts/e2e-docker-helpers.js rest-list http://127.0.0.1:8081 "$work/list.json" ||
+  fail "REST ListFeatures (NDJSON) through 127.0.0.1:8081"
+node scripts/e2e-docker-helpers.js rest-docs http://127.0.0.1:8082 ||
+  fail "OpenAPI document and Swagger UI through 127.0.0.1:8082"
+node scripts/e2e-docker-helpers.js ws-chat ws://127.0.0.1:8080/v1/notes:chat ws://127.0.0.1:8081/v1/notes:chat ||
+  fail "WebSocket RouteChat across replicas"
+pass "REST on ${REST_HOST_PORTS[*]}: /healthz and GetFeature from each replica, curl GetFeature, NDJSON ListFeatures = gRPC's, /openapi.json and /docs/ with its assets, WebSocket RouteChat note through :8080 (${replica_of_rest_port[8080]}) replayed through :8081 (${replica_of_rest_port[8081]})"
 
 # --- the compose client service --------------------------------------------------------------
 client=$(compose ps -a -q client)
@@ -292,7 +323,7 @@ npm run --silent bench:generate -- --count 100k --out "$db" >/dev/null 2>&1 || f
 chmod 0644 "$db"
 docker rm -f "${PROJECT}-attack" >/dev/null 2>&1 || true
 attack_c=$(docker run -d --name "${PROJECT}-attack" --memory "$ATTACK_MEMORY" --memory-swap "$ATTACK_MEMORY" \
-  --read-only -p "127.0.0.1:$ATTACK_PORT:50051" -v "$db:/data/features.json:ro" \
+  --read-only -p "127.0.0.1:$ATTACK_PORT:50051" -p "127.0.0.1:$ATTACK_REST_PORT:$REST_PORT" -v "$db:/data/features.json:ro" \
   -e FEATURES_FILE=/data/features.json -e METRICS=false \
   "$IMAGE") || fail "docker run --memory $ATTACK_MEMORY"
 deadline=$(($(date +%s) + 120))
@@ -327,7 +358,10 @@ state=$(docker inspect -f '{{.State.OOMKilled}} {{.State.Running}} {{.RestartCou
 log "after the attack: $(peak_mem)"
 timeout 30 node dist/client/cli.js get 407838351 -746143763 --target "127.0.0.1:$ATTACK_PORT" --json >/dev/null ||
   fail "GetFeature on the memory-limited container after the attack"
-pass "$ATTACK_MEMORY container survives $ATTACK_STREAMS stalled ListFeatures streams over 100k features (not OOM-killed, still serves GetFeature)"
+answer=$(curl -sS -f --max-time 10 "127.0.0.1:$ATTACK_REST_PORT/v1/features/407838351/-746143763") ||
+  fail "REST GetFeature on the memory-limited container after the attack"
+[[ $answer == *'"latitude":407838351'* ]] || fail "REST GetFeature on the memory-limited container answered $answer"
+pass "$ATTACK_MEMORY container survives $ATTACK_STREAMS stalled ListFeatures streams over 100k features (not OOM-killed, still serves GetFeature over gRPC and REST)"
 docker rm -f "$attack_c" >/dev/null 2>&1 || true
 attack_c=
 

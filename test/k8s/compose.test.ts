@@ -100,9 +100,11 @@ describe('docker-compose.yml', () => {
     ]);
   });
 
-  it('runs three replicas, each published on its own port on 127.0.0.1 only', () => {
+  it('runs three replicas, each published on its own gRPC and REST port on 127.0.0.1 only', () => {
     expect(server.deploy?.replicas).toBe(3);
-    expect(server.ports).toEqual(['127.0.0.1:50051-50053:50051']);
+    const config = loadConfig(server.environment!);
+    expect(config.rest?.port).toBe(8080);
+    expect(server.ports).toEqual(['127.0.0.1:50051-50053:50051', '127.0.0.1:8080-8082:8080']);
     for (const service of Object.values(compose.services)) {
       for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
     }
@@ -118,7 +120,10 @@ describe('docker-compose.yml', () => {
       config.port,
       config.metrics.port,
       config.healthPort,
+      config.rest?.port,
     ]);
+    // The published REST port is the one the image's server listens on.
+    expect(loadConfig(env).rest?.port).toBe(config.rest?.port);
     // The healthcheck (dist/healthcheck.js) calls HEALTH_PORT when set: its own connection cap.
     expect(loadConfig(env).healthPort).toBe(config.healthPort);
     expect(server.expose).toEqual([String(config.metrics.port)]);

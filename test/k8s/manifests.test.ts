@@ -136,14 +136,23 @@ describe('k8s/ (as kustomize renders it)', () => {
     const grpcPort = containerPort(server, 'grpc');
     const metricsPort = containerPort(server, 'metrics');
     const healthPort = containerPort(server, 'health');
+    const httpPort = containerPort(server, 'http');
     for (const service of services) {
       for (const port of service.spec!.ports!) {
         const target = port.targetPort!;
         const resolved = typeof target === 'string' ? containerPort(server, target) : target;
-        expect([grpcPort, metricsPort]).toContain(resolved);
+        expect([grpcPort, metricsPort, httpPort]).toContain(resolved);
       }
       expect(service.spec!.ports!.find((p) => p.name === 'grpc')?.port).toBe(grpcPort);
     }
+    // REST on the ClusterIP Service under the container's own port number (docs/deployment.md).
+    expect(clusterIp.spec!.ports!.find((p) => p.name === 'http')).toEqual({
+      name: 'http',
+      port: httpPort,
+      targetPort: 'http',
+      protocol: 'TCP',
+      appProtocol: 'http',
+    });
     // Probes call the plaintext health port (its own connection cap), which no Service exposes.
     for (const probe of [server.startupProbe, server.readinessProbe, server.livenessProbe]) {
       expect(probe?.grpc?.port).toBe(healthPort);
@@ -154,7 +163,9 @@ describe('k8s/ (as kustomize renders it)', () => {
       'prometheus.io/port': String(metricsPort),
       'prometheus.io/path': '/metrics',
     });
-    expect(dockerfileFacts().exposed.sort()).toEqual([grpcPort, metricsPort, healthPort].sort());
+    expect(dockerfileFacts().exposed.sort()).toEqual(
+      [grpcPort, metricsPort, healthPort, httpPort].sort(),
+    );
   });
 
   it('the readiness probe asks about the RouteGuide service, liveness about the server', () => {
@@ -173,6 +184,7 @@ describe('k8s/ (as kustomize renders it)', () => {
     expect(config.port).toBe(containerPort(server, 'grpc'));
     expect(config.metrics.port).toBe(containerPort(server, 'metrics'));
     expect(config.healthPort).toBe(containerPort(server, 'health'));
+    expect(config.rest?.port).toBe(containerPort(server, 'http'));
     // The probes' port keeps answering when the gRPC port is full: separate, smaller cap.
     expect(config.healthPort).not.toBe(config.port);
     expect(config.connections.maxConnections).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import type { IDeployment } from 'kubernetes-models/apps/v1';
 import type { IJob } from 'kubernetes-models/batch/v1';
-import type { IConfigMap } from 'kubernetes-models/v1';
+import type { IConfigMap, IService } from 'kubernetes-models/v1';
 import { loadConfig } from '../../src/config';
 import {
   ROOT,
@@ -121,6 +121,25 @@ describe('k8s/components/jwt (kubectl kustomize)', () => {
       base.metadata!.name,
       jwt.metadata!.name,
     ]);
+  });
+
+  it('the REST port speaks HTTPS with the gRPC port, and its Service port says so', () => {
+    const maps = server('ConfigMap') as unknown as IConfigMap[];
+    const base = maps.find((m) => m.metadata!.name!.startsWith('routeguide-config-'))!;
+    const config = loadConfig({ ...base.data, REPLICA_ID: 'pod' });
+    // The REST gateway takes the gRPC port's certificate (docs/rest.md, "TLS").
+    expect(config.tls).toBeDefined();
+    expect(config.rest?.port).toBe(8080);
+    const service = (server('Service') as unknown as IService[]).find(
+      (s) => s.metadata!.name === 'routeguide',
+    )!;
+    expect(service.spec!.ports!.find((p) => p.name === 'http')).toEqual({
+      name: 'http',
+      port: 8080,
+      targetPort: 'http',
+      protocol: 'TCP',
+      appProtocol: 'https',
+    });
   });
 
   it('the client Job sends the token file from the routeguide-client-token Secret, over TLS', () => {
