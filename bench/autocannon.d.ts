@@ -21,6 +21,8 @@ declare module 'autocannon' {
       /** Seconds a response may take. */
       timeout?: number;
       pipelining?: number;
+      /** Milliseconds between samples; a count-bounded run ends at the first sample after its last response. */
+      sampleInt?: number;
       headers?: Record<string, string>;
       requests?: Request[];
       skipAggregateResult?: boolean;
