@@ -28,6 +28,27 @@ export interface LoadSpec {
   authorization?: string;
 }
 
+/**
+ * A REST slice (bench/rest-load.ts): GET requests on keep-alive HTTP/1.1 connections to the
+ * gateway, one in flight on each, driven by autocannon; it ends when every request has its
+ * response, so no call is cut off while the server works on it.
+ */
+export interface RestLoadSpec {
+  /** The server's REST port. */
+  port: number;
+  /** Request paths, sent in turn on every connection. */
+  paths: string[];
+  /** Count the `{"result":…}` lines of NDJSON bodies as items; otherwise each call is one item. */
+  ndjson: boolean;
+  connections: number;
+  /** Requests in all, shared out over the connections. */
+  amount: number;
+  /** Longest wait for a response. */
+  callTimeoutMs: number;
+  /** `Authorization` header of every request (e.g. `Bearer <jwt>`). */
+  authorization?: string;
+}
+
 /** ListFeatures over `box`, pausing `pauseMs` after `pauseAfter` features (backpressure check). */
 export interface SlowReadSpec {
   box: Box;
@@ -49,6 +70,7 @@ export interface FloodSpec {
 export type ToWorker =
   | { type: 'connect'; port: number }
   | { type: 'load'; spec: LoadSpec }
+  | { type: 'rest-load'; spec: RestLoadSpec }
   | { type: 'slow-read'; spec: SlowReadSpec }
   | { type: 'flood'; spec: FloodSpec }
   | { type: 'disconnect' }

@@ -31,8 +31,34 @@ export interface Target {
   target: string;
   measured: string;
   limit: string;
-  met: boolean | undefined;
+  /** Undefined: not measurable in this run; null: a figure reported without a limit. */
+  met: boolean | null | undefined;
 }
+
+/**
+ * The REST gateway against gRPC on one server process (run.ts `restSection`): per phase, the
+ * REST slices and, at the same index, the mean of the gRPC slices measured just before and
+ * just after each.
+ */
+export interface RestSection {
+  dataset: string;
+  /** The HTTP load generator, with its version. */
+  tool: string;
+  /** Connections (REST) and calls (gRPC) in flight. */
+  concurrency: number;
+  phases: Record<string, { rest: PhaseFigures[]; grpcBeside: PhaseFigures[] }>;
+  /** Per phase: the median REST ÷ gRPC ratio and its target. */
+  ratios?: Record<
+    string,
+    { ratio: number; slices: number[]; limit: number; met: boolean | undefined }
+  >;
+}
+
+/** The issue's limits on REST ÷ gRPC server CPU, per call (GetFeature) or per feature (ListFeatures). */
+export const REST_LIMITS: Readonly<Record<string, number>> = {
+  'GetFeature c=50': 1.5,
+  'ListFeatures whole box c=50': 2,
+};
 
 /**
  * Our server in several configurations against the grpc-node example baseline (run.ts
@@ -70,6 +96,28 @@ export function comparisonRatio(c: Comparison, phase: string, contender: string)
   return ratios.length === 0 ? NaN : median(ratios);
 }
 
+/** Per slice: REST's cost ÷ gRPC's beside it. */
+export function restSliceRatios(section: RestSection, phase: string): number[] {
+  const p = section.phases[phase];
+  if (!p) return [];
+  return p.rest.map((f, i) =>
+    p.grpcBeside[i] ? costOf(phase, f) / costOf(phase, p.grpcBeside[i]) : NaN,
+  );
+}
+
+/** The median REST ÷ gRPC ratio of every phase, with its limit and whether it is met. */
+export function restRatios(section: RestSection): NonNullable<RestSection['ratios']> {
+  return Object.fromEntries(
+    Object.keys(section.phases).map((phase) => {
+      const slices = restSliceRatios(section, phase);
+      const ratio = slices.length === 0 ? NaN : median(slices);
+      const limit = REST_LIMITS[phase] ?? NaN;
+      const met = Number.isFinite(ratio) && Number.isFinite(limit) ? ratio <= limit : undefined;
+      return [phase, { ratio, slices, limit, met }];
+    }),
+  );
+}
+
 export interface BenchReport {
   startedAt: string;
   durationS?: number;
@@ -92,6 +140,8 @@ export interface BenchReport {
     phases: Record<string, { smallUsPerCall: number[]; largeUsPerCall: number[]; ratio: number }>;
   };
   comparison?: Comparison;
+  /** REST gateway beside gRPC on the same server (`--rest`, `--rest-only`). */
+  rest?: RestSection;
   /** Hostile clients against the server with its protections on and off (bench/attacks.ts). */
   attacks?: AttackSection;
   targets?: Target[];
@@ -151,6 +201,26 @@ export function evaluateTargets(report: BenchReport): Target[] {
       measured: `${fixed(list, 2)}×`,
       limit: '≤ 0.75×',
       met: Number.isFinite(list) ? list <= 0.75 : undefined,
+    });
+    const jwt = comparisonRatio(c, 'GetFeature c=50', 'JWT on');
+    if (Number.isFinite(jwt)) {
+      targets.push({
+        target: 'GetFeature c=50, JWT on (RS256, cached key): CPU/call ÷ ours as shipped',
+        measured: `${fixed(jwt / get, 2)}× (${fixed(jwt, 2)}× the example)`,
+        limit: 'reported',
+        met: null,
+      });
+    }
+  }
+  for (const [phase, r] of Object.entries(report.rest?.ratios ?? {})) {
+    const what = phase.startsWith('ListFeatures')
+      ? 'REST ListFeatures (NDJSON) whole canonical box: CPU per streamed feature'
+      : 'REST GetFeature c=50: CPU/call';
+    targets.push({
+      target: `${what} ÷ gRPC’s (same server)`,
+      measured: `${fixed(r.ratio, 2)}×`,
+      limit: `≤ ${r.limit}×`,
+      met: r.met,
     });
   }
   if (large) {
@@ -234,6 +304,57 @@ function comparisonTable(c: Comparison): string {
   }
   const legend = c.contenders.map((x) => `  ${x.name}: ${x.description}`).join('\n');
   return `${table.toString()}\n${legend}`;
+}
+
+const metText = (met: Target['met']): string =>
+  met === null ? '' : met === undefined ? '?' : met ? 'yes' : 'NO';
+
+/**
+ * REST beside gRPC on one server: per phase, the mean cost of the slices, the median ratio
+ * with each slice's, and how busy the server was (CPU time ÷ wall time: near 100% means the
+ * load kept it saturated, so per-call figures carry no idle wake-ups).
+ */
+function restTable(section: RestSection): string {
+  const ratios = section.ratios ?? restRatios(section);
+  const table = new Table({
+    ...PLAIN,
+    head: [
+      `phase (${section.dataset}, ${section.concurrency} in flight)`,
+      'per',
+      'gRPC CPU µs',
+      'REST CPU µs',
+      'REST ÷ gRPC (median)',
+      'slices',
+      'limit',
+      'met',
+      'calls/s gRPC / REST',
+      'server busy gRPC / REST',
+      'REST p50 / p99 ms',
+      'REST errors',
+    ],
+  });
+  for (const [phase, { rest, grpcBeside }] of Object.entries(section.phases)) {
+    const r = ratios[phase];
+    const cost = (fs: PhaseFigures[]): string => fixed(mean(fs.map((f) => costOf(phase, f))), 2);
+    const rate = (fs: PhaseFigures[]): string => fixed(mean(fs.map((f) => f.callsPerSecond)), 0);
+    const busy = (fs: PhaseFigures[]): string =>
+      `${fixed(mean(fs.map((f) => (f.cpuUsPerCall * f.callsPerSecond) / 1e4)), 0)}%`;
+    table.push([
+      phase,
+      phase.startsWith('ListFeatures') ? 'feature' : 'call',
+      cost(grpcBeside),
+      cost(rest),
+      `${fixed(r?.ratio ?? NaN, 2)}×`,
+      (r?.slices ?? []).map((x) => fixed(x, 2)).join(', '),
+      `≤ ${r?.limit ?? '–'}×`,
+      metText(r?.met),
+      `${rate(grpcBeside)} / ${rate(rest)}`,
+      `${busy(grpcBeside)} / ${busy(rest)}`,
+      `${fixed(mean(rest.map((f) => f.p50Ms)), 2)} / ${fixed(mean(rest.map((f) => f.p99Ms)), 2)}`,
+      rest.reduce((n, f) => n + f.errors, 0),
+    ]);
+  }
+  return `${table.toString()}\nREST load: ${section.tool}, keep-alive HTTP/1.1, one request in flight per connection; gRPC load: the lean HTTP/2 client`;
 }
 
 /** Renders the report as text tables; also stores the evaluated targets on it. */
@@ -345,12 +466,12 @@ export function printReport(report: BenchReport): string {
   }
 
   if (report.comparison) out.push(comparisonTable(report.comparison));
+  if (report.rest) out.push(restTable(report.rest));
   if (report.attacks) out.push(attackTable(report.attacks));
 
   report.targets = evaluateTargets(report);
   const targets = new Table({ ...PLAIN, head: ['target', 'measured', 'limit', 'met'] });
-  for (const t of report.targets)
-    targets.push([t.target, t.measured, t.limit, t.met === undefined ? '?' : t.met ? 'yes' : 'NO']);
+  for (const t of report.targets) targets.push([t.target, t.measured, t.limit, metText(t.met)]);
   if (targets.length > 0) out.push(targets.toString());
   out.push(
     `${report.machine.cpus} CPUs (${report.machine.cpuModel}), node ${report.machine.node}, load average at start ${report.machine.loadAverageAtStart.map((v) => v.toFixed(2)).join(' ')}; ran ${fixed(report.durationS ?? NaN, 0)} s`,

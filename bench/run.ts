@@ -4,7 +4,7 @@
  * per call and its memory. A benchmark, not a test: it prints figures and never fails on them.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
@@ -19,8 +19,11 @@ import {
   type BenchReport,
   type Comparison,
   type MemoryFigures,
+  type RestSection,
   type SizeReport,
+  restRatios,
 } from './report';
+import { boxPath, featurePath, requestsFor, rotate } from './rest-paths';
 import { benchJwt } from './jwt';
 import { BenchServer } from './server-process';
 import { meanFigures, summarize, type PhaseFigures } from './stats';
@@ -55,6 +58,10 @@ interface Options {
   attacksOnly: boolean;
   /** Database size the attacks run against. */
   attackSize: number;
+  /** Also run the REST section (REST gateway beside gRPC on one server). */
+  rest: boolean;
+  /** Only the REST section. */
+  restOnly: boolean;
 }
 
 const log = (text: string): void => void process.stderr.write(`[bench] ${text}\n`);
@@ -114,6 +121,8 @@ function parseOptions(): Options {
       false,
     )
     .option('--attacks-only', 'run only the attack section', false)
+    .option('--rest', 'also measure the REST gateway beside gRPC on the same server', false)
+    .option('--rest-only', 'run only the REST section', false)
     .option('--attack-size <n>', 'database size for the attacks (default 100k)', (v) =>
       parseSize(v),
     )
@@ -142,6 +151,8 @@ function parseOptions(): Options {
     attacks: boolean;
     attacksOnly: boolean;
     attackSize?: number;
+    rest: boolean;
+    restOnly: boolean;
   }>();
   const variants = new Map<string, string>();
   for (const spec of o.variant) {
@@ -176,6 +187,8 @@ function parseOptions(): Options {
     attacks: o.attacks || o.attacksOnly,
     attacksOnly: o.attacksOnly,
     attackSize: o.attackSize ?? 100_000,
+    rest: o.rest || o.restOnly,
+    restOnly: o.restOnly,
   };
 }
 
@@ -244,6 +257,10 @@ function phases(dataset: Dataset, options: Options): Phase[] {
   ];
 }
 
+/** Worker i's part of `total` shared out over `workers`. */
+const share = (total: number, i: number, workers: number): number =>
+  Math.floor(total / workers) + (i < total % workers ? 1 : 0);
+
 /**
  * A warm-up (not measured, unless `warmUp` is false: connections already warm), then the
  * measured phase with the server's CPU read around it.
@@ -255,15 +272,15 @@ async function measure(
   phaseMs: number,
   warmUp = true,
 ): Promise<PhaseFigures> {
-  const share = (total: number, i: number): number =>
-    Math.floor(total / pool.size) + (i < total % pool.size ? 1 : 0);
   const spec =
     (durationMs: number, maxCalls: number) =>
     (i: number): LoadSpec => ({
       port: server.port,
       workload: phase.workload,
       concurrency:
-        phase.totalConcurrency === undefined ? phase.concurrency : share(phase.totalConcurrency, i),
+        phase.totalConcurrency === undefined
+          ? phase.concurrency
+          : share(phase.totalConcurrency, i, pool.size),
       durationMs,
       maxCalls,
       callTimeoutMs: phase.callTimeoutMs,
@@ -662,6 +679,130 @@ async function compare(dataset: Dataset, pool: WorkerPool, options: Options): Pr
   return result;
 }
 
+/** The REST twin of a gRPC comparison phase: its request paths and how its answers count. */
+function restPhaseFor(dataset: Dataset, phase: Phase): { paths: string[]; ndjson: boolean } {
+  const { workload } = phase;
+  if (workload.rpc === 'GetFeature')
+    return { paths: workload.points.map(featurePath), ndjson: false };
+  if (workload.rpc === 'ListFeatures') return { paths: workload.boxes.map(boxPath), ndjson: true };
+  throw new Error(`no REST twin for ${phase.name} on ${dataset.label}`);
+}
+
+/**
+ * One REST slice of `requests` calls over `phase.totalConcurrency` connections (shared out
+ * over the workers), with the server's CPU read around it. Count-bounded, not timed: a timed
+ * autocannon run destroys its connections with calls in flight, whose server CPU would count
+ * without them.
+ */
+async function measureRest(
+  server: BenchServer,
+  pool: WorkerPool,
+  phase: Phase,
+  rest: { paths: string[]; ndjson: boolean },
+  requests: number,
+): Promise<PhaseFigures> {
+  const connections = phase.totalConcurrency ?? phase.concurrency * pool.size;
+  const before = server.cpuMs();
+  const results = await pool.restLoad((i) => {
+    const mine = share(connections, i, pool.size);
+    return {
+      port: server.restPort!,
+      paths: rotate(rest.paths, i * 7919),
+      ndjson: rest.ndjson,
+      connections: mine,
+      amount: Math.max(mine, share(requests, i, pool.size)),
+      callTimeoutMs: phase.callTimeoutMs,
+      ...(server.authorization === undefined ? {} : { authorization: server.authorization }),
+    };
+  });
+  return summarize(results, server.cpuMs() - before);
+}
+
+/** The REST load generator's name and version, for the report. */
+function restTool(): string {
+  const file = require.resolve('autocannon/package.json');
+  const { version } = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+  return `autocannon ${version}`;
+}
+
+/**
+ * One round of the REST section on a fresh server: both faces warmed on both phases, then per
+ * phase gRPC and REST slices alternating (G R G R G R G, gRPC connections kept), each REST
+ * slice beside the mean of the gRPC slices either side, as the comparison does.
+ */
+async function restRound(
+  dataset: Dataset,
+  pool: WorkerPool,
+  options: Options,
+  section: RestSection,
+  tag: string,
+): Promise<void> {
+  const slices = options.quick ? 1 : 3;
+  const sliceMs = Math.max(500, Math.round(options.phaseMs / 2));
+  const warmMs = options.quick ? 500 : 1500;
+  const server = await startOurs(dataset, options);
+  try {
+    if (server.restPort === undefined) throw new Error('the server reports no restPort');
+    await pool.connect(server.port);
+    const phases = comparePhasesFor(dataset).map((phase) => ({
+      phase,
+      rest: restPhaseFor(dataset, phase),
+      restRate: NaN,
+    }));
+    const connections = (phase: Phase): number =>
+      phase.totalConcurrency ?? phase.concurrency * pool.size;
+    // Until V8 has optimised both faces' hot paths a call costs several times more: warm both.
+    for (const p of phases) {
+      const grpcWarm = await measure(server, pool, p.phase, warmMs);
+      const requests = requestsFor(grpcWarm.callsPerSecond, warmMs, connections(p.phase));
+      p.restRate = (await measureRest(server, pool, p.phase, p.rest, requests)).callsPerSecond;
+    }
+    for (const p of phases) {
+      log(`rest ${p.phase.name}, ${tag}`);
+      const entry = (section.phases[p.phase.name] ??= { rest: [], grpcBeside: [] });
+      const grpcSlice = (): Promise<PhaseFigures> => measure(server, pool, p.phase, sliceMs, false);
+      let before = await grpcSlice();
+      for (let n = 0; n < slices; n++) {
+        const requests = requestsFor(p.restRate, sliceMs, connections(p.phase));
+        const figures = await measureRest(server, pool, p.phase, p.rest, requests);
+        p.restRate = figures.callsPerSecond;
+        const after = await grpcSlice();
+        entry.rest.push(figures);
+        entry.grpcBeside.push(meanFigures(before, after));
+        before = after;
+      }
+    }
+  } finally {
+    pool.disconnect();
+    await server.stop();
+  }
+}
+
+/**
+ * REST GetFeature and NDJSON ListFeatures (whole canonical box) through the embedded gateway,
+ * beside the same gRPC phases on the same server process: server CPU per call and per streamed
+ * feature, REST ÷ gRPC per slice, the median over every slice of every round.
+ */
+async function restSection(
+  dataset: Dataset,
+  pool: WorkerPool,
+  options: Options,
+): Promise<RestSection> {
+  const section: RestSection = {
+    dataset: dataset.label,
+    tool: restTool(),
+    concurrency: comparePhasesFor(dataset)[0]!.totalConcurrency!,
+    phases: {},
+  };
+  for (let round = 0; round < options.rounds; round++) {
+    const tag = `round ${round + 1}/${options.rounds}`;
+    log(`rest: starting the server (${tag})`);
+    await restRound(dataset, pool, options, section, tag);
+  }
+  section.ratios = restRatios(section);
+  return section;
+}
+
 /** The comparison, the paired scaling phases and the per-size figures. */
 async function runMain(
   datasets: Dataset[],
@@ -672,6 +813,7 @@ async function runMain(
   const canonical = datasets.find((d) => d.size === 100) ?? canonicalDataset();
   const largest = datasets[datasets.length - 1]!;
   if (options.compare) report.comparison = await compare(canonical, pool, options);
+  if (options.rest) report.rest = await restSection(canonical, pool, options);
   if (datasets.length > 1) {
     report.paired = await paired(datasets[0]!, largest, pool, options);
   }
@@ -712,12 +854,14 @@ async function main(): Promise<void> {
   };
   const pool = new WorkerPool(options.workers, options.pin ? LOAD_CPU : undefined);
   try {
-    const datasets = (options.attacksOnly ? [] : options.sizes).map((size) => {
+    const only = options.attacksOnly || options.restOnly;
+    const datasets = (only ? [] : options.sizes).map((size) => {
       if (size === 100) return canonicalDataset();
       log(`preparing ${size} features`);
       return syntheticDataset(size);
     });
-    if (!options.attacksOnly) await runMain(datasets, pool, options, report);
+    if (options.restOnly) report.rest = await restSection(canonicalDataset(), pool, options);
+    else if (!options.attacksOnly) await runMain(datasets, pool, options, report);
     if (options.attacks) {
       const dataset = syntheticDataset(options.attackSize);
       report.attacks = await runAttacks(

@@ -48,6 +48,8 @@ export class BenchServer {
   /** The server's own measure of loading the database, from its log line. */
   loadMs: number | undefined;
   port = 0;
+  /** The REST gateway's port, from the serving line; undefined when the server has none. */
+  restPort: number | undefined;
   logLines = 0;
   /** `authorization` metadata the load sends to this server (GetFeature/ListFeatures); default none. */
   authorization: string | undefined;
@@ -81,6 +83,8 @@ export class BenchServer {
         HOST: '127.0.0.1',
         PORT: String(port),
         METRICS_PORT: '0',
+        // Free ports for the REST gateway too: several servers run at once.
+        REST_PORT: '0',
         METRICS: String(options.metrics),
         LOG_LEVEL: options.logLevel,
         FEATURES_FILE: options.featuresFile,
@@ -104,6 +108,7 @@ export class BenchServer {
           const line = JSON.parse(text) as Record<string, unknown>;
           server.readyMs = performance.now() - server.spawnedAt;
           server.port = Number(line['port']);
+          server.restPort = typeof line['restPort'] === 'number' ? line['restPort'] : undefined;
           server.loadMs = typeof line['loadMs'] === 'number' ? line['loadMs'] : undefined;
           resolve();
         }

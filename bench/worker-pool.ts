@@ -5,6 +5,7 @@ import type {
   FromWorker,
   LoadResult,
   LoadSpec,
+  RestLoadSpec,
   SlowReadSpec,
   ToWorker,
 } from './protocol';
@@ -54,6 +55,22 @@ export class WorkerPool {
           w,
           { type: 'load', spec: s },
           s.durationMs + s.callTimeoutMs + 30_000,
+        );
+        return (answer as { result: LoadResult }).result;
+      }),
+    );
+  }
+
+  /** Runs a REST slice on every worker (needs no `connect`); `spec(i)` gives worker i its spec. */
+  async restLoad(spec: (worker: number) => RestLoadSpec): Promise<LoadResult[]> {
+    return Promise.all(
+      this.workers.map(async (w, i) => {
+        const s = spec(i);
+        // Bounded by count, not time: allow a generous rate floor before giving up on it.
+        const answer = await this.request(
+          w,
+          { type: 'rest-load', spec: s },
+          s.amount * 10 + s.callTimeoutMs + 30_000,
         );
         return (answer as { result: LoadResult }).result;
       }),

@@ -18,6 +18,7 @@ import {
 import { createRandom, GRID_E7 } from './generate';
 import { grpcFrame, H2GrpcClient } from './h2-client';
 import { repoRoot } from './paths';
+import { runRestLoad } from './rest-load';
 import type {
   FloodSpec,
   FromWorker,
@@ -289,6 +290,8 @@ function main(): void {
       }
       case 'load':
         return reply(runLoad(connected(message.spec.port), messages, message.spec));
+      case 'rest-load':
+        return reply(runRestLoad(message.spec));
       case 'slow-read':
         return reply(slowRead(connected().client, message.spec));
       case 'flood':
