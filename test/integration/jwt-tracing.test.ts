@@ -82,7 +82,11 @@ describe("the caller's subject", () => {
 });
 
 /** GetFeature over gRPC with the test PKI's client certificate. */
-function mtlsGetFeature(port: number, pki: TestPki): Promise<void> {
+function mtlsGetFeature(
+  port: number,
+  pki: TestPki,
+  point = { latitude: 407838351, longitude: -746143763 },
+): Promise<void> {
   const { proto } = loadRouteGuideProto();
   const credentials = grpc.credentials.createSsl(
     pki.read('ca'),
@@ -93,10 +97,8 @@ function mtlsGetFeature(port: number, pki: TestPki): Promise<void> {
     'grpc.ssl_target_name_override': 'localhost',
   });
   return new Promise<void>((resolve, reject) =>
-    client.GetFeature(
-      { latitude: 407838351, longitude: -746143763 },
-      { deadline: Date.now() + 10_000 },
-      (error) => (error ? reject(error) : resolve()),
+    client.GetFeature(point, { deadline: Date.now() + 10_000 }, (error) =>
+      error ? reject(error) : resolve(),
     ),
   ).finally(() => client.close());
 }
@@ -139,11 +141,12 @@ describe('under mutual TLS without a token', () => {
     pki.remove();
   });
 
-  it("the client certificate's subject is the span enduser.id, on gRPC and REST", async () => {
+  it("the client certificate's subject is the span enduser.id and the log subject, on gRPC and REST", async () => {
     server = spawnServer({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       OTEL_BSP_SCHEDULE_DELAY: '600000',
       METRICS: 'false',
+      LOG_LEVEL: 'debug',
       TLS_CERT_FILE: pki.files.serverCert,
       TLS_KEY_FILE: pki.files.serverKey,
       TLS_CLIENT_CA_FILE: pki.files.ca,
@@ -153,15 +156,25 @@ describe('under mutual TLS without a token', () => {
     await mtlsGetFeature(port, pki);
     const restPort = serving['restPort'] as number;
     expect(await mtlsRestGet(restPort, pki, '/v1/features/407838351/-746143763')).toBe(200);
+    await expect(mtlsGetFeature(port, pki, { latitude: 1000000000, longitude: 0 })).rejects.toThrow(
+      'INVALID_ARGUMENT',
+    );
+    expect(await mtlsRestGet(restPort, pki, '/v1/features/1000000000/0')).toBe(400);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     const isServer = (s: ReceivedSpan) => s.kind === OTLP_SPAN_KIND.SERVER;
-    const spans = (await receiver.waitFor((all) => all.filter(isServer).length >= 2)).filter(
+    const spans = (await receiver.waitFor((all) => all.filter(isServer).length >= 4)).filter(
       isServer,
     );
     expect(spans.map((s) => [face(s), s.attributes['enduser.id']]).sort()).toEqual([
       ['grpc', 'CN=routeguide-client'],
+      ['grpc', 'CN=routeguide-client'],
       ['rest', 'CN=routeguide-client'],
+      ['rest', 'CN=routeguide-client'],
+    ]);
+    expect(server.logs.filter((l) => l['msg'] === 'call rejected')).toEqual([
+      expect.objectContaining({ method: 'GetFeature', subject: 'CN=routeguide-client' }),
+      expect.objectContaining({ method: 'GetFeature', subject: 'CN=routeguide-client' }),
     ]);
   });
 });
