@@ -464,6 +464,11 @@ export class RestGateway {
         call.fail(error.code, error.message);
       }
     } else if (error instanceof AuthFailure) {
+      const { service, method } = call.method;
+      this.options.logger.debug(
+        { method: `/${service}/${method}`, kind: error.kind, reason: error.message },
+        'call refused',
+      );
       const code = AUTH_FAILURE_CODES[error.kind];
       if (call instanceof RestCall) {
         const challenge: Record<string, string> = error.challenge

@@ -56,6 +56,7 @@ describe("the caller's subject", () => {
     const headers = { authorization: `Bearer ${token}` };
     expect((await fetch(`${rest}/v1/features/407838351/-746143763`, { headers })).status).toBe(200);
     expect((await fetch(`${rest}/v1/features/1000000000/0`, { headers })).status).toBe(400);
+    expect((await fetch(`${rest}/v1/features/1/2`)).status).toBe(401);
 
     const metrics = await fetch(`http://127.0.0.1:${serving['metricsPort'] as number}/metrics`);
     const text = await metrics.text();
@@ -77,6 +78,13 @@ describe("the caller's subject", () => {
     expect(server.logs.filter((l) => l['msg'] === 'call rejected')).toEqual([
       expect.objectContaining({ method: 'GetFeature', subject: 'alice@example' }),
       expect.objectContaining({ method: 'GetFeature', subject: 'alice@example' }),
+    ]);
+    expect(server.logs.filter((l) => l['msg'] === 'call refused')).toEqual([
+      expect.objectContaining({
+        method: '/routeguide.RouteGuide/GetFeature',
+        kind: 'unauthenticated',
+        reason: expect.stringContaining('missing') as unknown,
+      }),
     ]);
   });
 });
