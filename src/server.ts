@@ -144,7 +144,7 @@ export class RouteGuideApp {
     this.authenticator = auth?.authenticator;
     this.jwksKeys = auth?.keys;
     this.handlers = this.tracing.traceHandlers(
-      createRouteGuideService({ features, notes, logger, subjectOf: tokenSubject }),
+      createRouteGuideService({ features, notes, logger, subjectOf: callSubject }),
       (call) => ({
         [ENDUSER_ID_ATTRIBUTE]: callSubject(call),
       }),
@@ -481,14 +481,10 @@ export class RouteGuideApp {
   }
 }
 
-/** The verified token's subject of a call (its request metadata), if any. */
-function tokenSubject(metadata: object): string | undefined {
-  return callerOf(metadata)?.subject;
-}
-
 /**
- * Who made a call, for its span: the verified token's subject, else the client certificate's
- * subject under mTLS. Computed only for recorded spans.
+ * Who made a call, for its span and log lines: the verified token's subject, else the client
+ * certificate's subject under mTLS (on either face: REST calls report their TLS peer too).
+ * Computed only for recorded spans and logged failures.
  */
 function callSubject(call: { readonly metadata: object }): string | undefined {
   const subject = callerOf(call.metadata)?.subject;

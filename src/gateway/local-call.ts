@@ -1,5 +1,8 @@
 import { Duplex } from 'node:stream';
-import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, status as Status, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+
+/** What grpc-js's server calls report of their transport (`getAuthContext()`). */
+export type AuthContext = ReturnType<ServerUnaryCall<unknown, unknown>['getAuthContext']>;
 
 /** Where a local call's responses go: the HTTP side of the gateway. */
 export interface LocalCallResponder {
@@ -28,6 +31,11 @@ export interface LocalCallOptions {
   /** `address:port` the HTTP request arrived on. */
   readonly host: string;
   readonly responder: LocalCallResponder;
+  /**
+   * The TLS peer of the HTTP connection (its client certificate under mutual TLS), as grpc-js's
+   * `getAuthContext()` reports it. Default: `{}` (plaintext).
+   */
+  readonly authContext?: AuthContext;
   /** Called when the handler reads more request messages after a full read buffer. */
   readonly onReadMore?: () => void;
 }
@@ -85,8 +93,8 @@ export class LocalCall extends Duplex {
     return this.options.deadline;
   }
 
-  getAuthContext(): Record<string, never> {
-    return {};
+  getAuthContext(): AuthContext {
+    return this.options.authContext ?? {};
   }
 
   sendMetadata(metadata: Metadata): void {

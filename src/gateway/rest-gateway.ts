@@ -1,8 +1,11 @@
 import type * as http from 'node:http';
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { status as Status } from '@grpc/grpc-js';
+import { TLSSocket } from 'node:tls';
+import { status as Status, type Metadata } from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
-import { AuthFailure, type Authenticator } from '../auth/authenticator';
+import { ANONYMOUS, AuthFailure, type Authenticator, type Caller } from '../auth/authenticator';
+import { attachCaller } from '../auth/call-caller';
 import type { AdmissionControl } from '../grpc/admission';
 import type { CallCounters } from '../observability/call-counters';
 import type { Logger } from '../observability/logging';
@@ -12,7 +15,7 @@ import { DEFAULT_REST_MAX_BODY_BYTES } from './defaults';
 import { featureBytesToJson } from './feature-json';
 import type { HttpBinding } from './http-rules';
 import { GatewayError, invalidArgument, statusJson } from './http-status';
-import { LocalCall } from './local-call';
+import { LocalCall, type AuthContext } from './local-call';
 import { MessageJson } from './message-json';
 import { MessageSplitter } from './message-splitter';
 import { METADATA_HEADER_PREFIX, requestDeadline, requestMetadata } from './request-metadata';
@@ -269,17 +272,25 @@ export class RestGateway {
     rest: RestCall,
     url: URL,
     match: RouteMatch,
-  ): Promise<
-    { message: unknown; deadline: number; authorization: string | undefined } | undefined
-  > {
+  ): Promise<PreparedCall | undefined> {
     const { request } = rest;
     const { binding } = match;
     const deadline = requestDeadline(request.headers['grpc-timeout']);
     const authorization = this.authorization(request, url, rest);
-    await this.options.authenticator?.authenticate({ grpcPath: binding.grpcPath, authorization });
+    const caller = await this.authenticate(binding, authorization);
     const message = binding.requestStream ? {} : await this.requestMessage(rest, url, match);
     if (rest.ended || !this.admit(rest, binding)) return undefined;
-    return { message, deadline, authorization };
+    return { message, deadline, authorization, caller };
+  }
+
+  /** The caller of a call, by the one policy both faces share; ANONYMOUS without one. */
+  private async authenticate(
+    binding: HttpBinding,
+    authorization: string | undefined,
+  ): Promise<Caller> {
+    const authenticator = this.options.authenticator;
+    if (authenticator === undefined) return ANONYMOUS;
+    return authenticator.authenticate({ grpcPath: binding.grpcPath, authorization });
   }
 
   /**
@@ -333,20 +344,17 @@ export class RestGateway {
   }
 
   /** Runs the handler on a local call fed by the HTTP request. */
-  private run(
-    rest: RestCall,
-    binding: HttpBinding,
-    ready: { message: unknown; deadline: number; authorization: string | undefined },
-  ): void {
+  private run(rest: RestCall, binding: HttpBinding, ready: PreparedCall): void {
     const { request } = rest;
     const socket = request.socket;
     const call = new LocalCall({
       path: binding.grpcPath,
       request: ready.message,
-      metadata: requestMetadata(request, ready.authorization),
+      metadata: callMetadata(request, ready.authorization, ready.caller),
       deadline: ready.deadline,
       peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
       host: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+      authContext: tlsAuthContext(socket),
       responder: rest,
       onReadMore: () => request.resume(),
     });
@@ -362,7 +370,10 @@ export class RestGateway {
         else handler(call, call.callback);
       });
     } catch (error) {
-      this.options.logger.error({ err: error, method: binding.grpcPath }, 'handler failed');
+      this.options.logger.error(
+        { err: error, method: binding.grpcPath, ...subjectField(ready.caller) },
+        'handler failed',
+      );
       rest.fail(Status.INTERNAL, 'internal error');
       call.cancel();
     }
@@ -455,6 +466,11 @@ export class RestGateway {
         call.fail(error.code, error.message);
       }
     } else if (error instanceof AuthFailure) {
+      const { service, method } = call.method;
+      this.options.logger.debug(
+        { method: `/${service}/${method}`, kind: error.kind, reason: error.message },
+        'call refused',
+      );
       const code = AUTH_FAILURE_CODES[error.kind];
       if (call instanceof RestCall) {
         const challenge: Record<string, string> = error.challenge
@@ -516,16 +532,17 @@ export class RestGateway {
       const token = url.searchParams.get('access_token');
       const authorization =
         request.headers.authorization ?? (token === null ? undefined : `Bearer ${token}`);
-      await this.options.authenticator?.authenticate({ grpcPath: binding.grpcPath, authorization });
+      const caller = await this.authenticate(binding, authorization);
       if (wsCall.ended || !this.admit(wsCall, binding)) return;
       const socket = request.socket;
       const call = new LocalCall({
         path: binding.grpcPath,
         request: {},
-        metadata: requestMetadata(request, authorization),
+        metadata: callMetadata(request, authorization, caller),
         deadline,
         peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`,
         host: `${socket.localAddress ?? ''}:${socket.localPort ?? 0}`,
+        authContext: tlsAuthContext(socket),
         responder: wsCall,
         onReadMore: () => ws.resume(),
       });
@@ -660,6 +677,46 @@ export class RestGateway {
         ? fromBytes(message)
         : JSON.stringify(this.json.toJson(type, message as Record<string, unknown>));
   }
+}
+
+/** What runs a call once authentication, its request message and admission have passed. */
+interface PreparedCall {
+  readonly message: unknown;
+  readonly deadline: number;
+  readonly authorization: string | undefined;
+  readonly caller: Caller;
+}
+
+/**
+ * A call's request metadata with its caller on it, as the gRPC auth interceptor leaves it: the
+ * handlers' wrappers (span `enduser.id`, log lines) read the subject from there on both faces.
+ */
+function callMetadata(
+  request: http.IncomingMessage,
+  authorization: string | undefined,
+  caller: Caller,
+): Metadata {
+  const metadata = requestMetadata(request, authorization);
+  if (caller !== ANONYMOUS) attachCaller(metadata, caller);
+  return metadata;
+}
+
+/**
+ * What grpc-js's `getAuthContext()` reports of a connection: `ssl` and the client certificate
+ * (the mTLS subject handlers' wrappers put on spans), nothing for plaintext.
+ */
+function tlsAuthContext(socket: net.Socket): AuthContext {
+  if (!(socket instanceof TLSSocket)) return {};
+  const certificate = socket.getPeerCertificate();
+  return {
+    transportSecurityType: 'ssl',
+    ...(certificate.subject !== undefined ? { sslPeerCertificate: certificate } : {}),
+  };
+}
+
+/** The caller's subject as a log field, when known. */
+function subjectField(caller: Caller): { subject?: string } {
+  return caller.subject === undefined ? {} : { subject: caller.subject };
 }
 
 /** Adds `fn` to what runs when `call` ends. */

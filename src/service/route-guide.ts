@@ -33,10 +33,10 @@ export interface RouteGuideServiceDeps {
    */
   readonly listBatchBytes?: number;
   /**
-   * The authenticated caller of a call (its request metadata), for the call's log lines; never
-   * a metric label. Default: none logged.
+   * The authenticated caller of a call (from its request metadata or its TLS peer), for the
+   * call's log lines; never a metric label. Default: none logged.
    */
-  readonly subjectOf?: (metadata: object) => string | undefined;
+  readonly subjectOf?: (call: { readonly metadata: object }) => string | undefined;
 }
 
 /**
@@ -213,7 +213,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
   assertReadAheadSupported();
   const subjectOf = deps.subjectOf ?? (() => undefined);
   const fail = (error: unknown, method: string, call: { metadata: object }) =>
-    toStatusObject(toServiceError(error, logger, method, subjectOf(call.metadata)));
+    toStatusObject(toServiceError(error, logger, method, subjectOf(call)));
 
   return {
     GetFeature(call, callback) {
@@ -227,7 +227,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           ),
         );
       } catch (error) {
-        callback(toServiceError(error, logger, 'GetFeature', subjectOf(call.metadata)));
+        callback(toServiceError(error, logger, 'GetFeature', subjectOf(call)));
       }
     },
 
@@ -257,7 +257,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
           received++;
         } catch (error) {
           failed = true;
-          callback(toServiceError(error, logger, 'RecordRoute', subjectOf(call.metadata)));
+          callback(toServiceError(error, logger, 'RecordRoute', subjectOf(call)));
         }
       });
       call.on('end', () => {
@@ -274,7 +274,7 @@ export function createRouteGuideService(deps: RouteGuideServiceDeps): RouteGuide
 
     RouteChat(call) {
       routeChat(call, notes, (error) =>
-        toServiceError(error, logger, 'RouteChat', subjectOf(call.metadata)),
+        toServiceError(error, logger, 'RouteChat', subjectOf(call)),
       );
     },
   };
