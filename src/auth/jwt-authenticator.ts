@@ -16,6 +16,7 @@ import {
 } from './authenticator';
 import type { JwksKeys } from './jwks-keys';
 import { grantedScopes, missingScope, type ScopePolicy } from './scopes';
+import { VerifiedTokens, type VerifiedClaims } from './verified-tokens';
 
 /** Default longest bearer token accepted; longer ones are refused before any parsing. */
 export const DEFAULT_MAX_TOKEN_BYTES = 8192;
@@ -52,6 +53,8 @@ export interface JwtAuthenticatorOptions {
   readonly services: readonly string[];
   /** Default {@link DEFAULT_MAX_TOKEN_BYTES}. */
   readonly maxTokenBytes?: number;
+  /** Tokens already verified (see verified-tokens.ts). Default: a cache of 10,000 tokens. */
+  readonly verified?: VerifiedTokens;
 }
 
 /** `Bearer error="invalid_token"` with a description (RFC 6750 §3). */
@@ -96,6 +99,7 @@ export class JwtAuthenticator implements Authenticator {
   private readonly hsOptions: JWTVerifyOptions;
   private readonly algorithms: ReadonlySet<string>;
   private readonly maxTokenBytes: number;
+  private readonly verified: VerifiedTokens;
 
   constructor(private readonly options: JwtAuthenticatorOptions) {
     const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
@@ -112,6 +116,7 @@ export class JwtAuthenticator implements Authenticator {
     this.algorithms = new Set(algorithms);
     this.prefixes = options.services.map((service) => `/${service}/`);
     this.maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
+    this.verified = options.verified ?? new VerifiedTokens();
     const common: JWTVerifyOptions = {
       issuer: options.issuer,
       audience: options.audience,
@@ -136,14 +141,42 @@ export class JwtAuthenticator implements Authenticator {
     if (token.length > this.maxTokenBytes) {
       throw invalidToken(`token longer than ${this.maxTokenBytes} bytes`);
     }
-    return this.verify(token).then((payload) => this.authorize(request.grpcPath, payload));
+    const cached = this.verified.get(token, this.currentKeySet() ?? this.verified);
+    if (cached !== undefined) return this.authorize(request.grpcPath, cached);
+    return this.verify(token).then((claims) => this.authorize(request.grpcPath, claims));
   }
 
-  /** The verified payload, or an AuthFailure. */
-  private async verify(token: string): Promise<JWTPayload> {
+  /**
+   * What a token verified now is verified with: the current JWKS resolver, else the HS256
+   * secret (a cached token stays valid only while this is unchanged).
+   */
+  private currentKeySet(): object | undefined {
+    return this.options.keys?.resolver() ?? this.options.hs256Secret;
+  }
+
+  /** The verified token's claims (remembered until it expires), or an AuthFailure. */
+  private async verify(token: string): Promise<VerifiedClaims> {
+    const { payload, keySet } = await this.verifySignature(token);
+    const claims: VerifiedClaims = {
+      subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+      scopes: grantedScopes(payload),
+    };
+    // `exp` is required by verification; the key set must still be the one it was checked with.
+    if (typeof payload.exp === 'number' && keySet === this.currentKeySet()) {
+      this.verified.set(token, keySet, payload.exp, claims);
+    }
+    return claims;
+  }
+
+  /** The verified payload and the key set that verified it, or an AuthFailure. */
+  private async verifySignature(token: string): Promise<{ payload: JWTPayload; keySet: object }> {
     const alg = this.headerAlgorithm(token);
-    if (alg === 'HS256' && this.options.hs256Secret !== undefined) {
-      return this.run(() => jwtVerify(token, this.options.hs256Secret!, this.hsOptions));
+    const secret = this.options.hs256Secret;
+    if (alg === 'HS256' && secret !== undefined) {
+      return {
+        payload: await this.run(() => jwtVerify(token, secret, this.hsOptions)),
+        keySet: secret,
+      };
     }
     const keys = this.options.keys;
     // Without a JWKS only HS256 (above) can verify: every other algorithm is refused.
@@ -158,14 +191,18 @@ export class JwtAuthenticator implements Authenticator {
       );
     }
     try {
-      return await this.run(() => jwtVerify(token, resolve, this.verifyOptions), true);
+      const payload = await this.run(() => jwtVerify(token, resolve, this.verifyOptions), true);
+      return { payload, keySet: resolve };
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
       // A key the set does not hold yet (rotation): reload, rate-limited, and try once more.
       if (!(await keys.refreshForUnknownKey())) throw invalidToken(describeJoseError(error)!);
       const again: JWTVerifyGetKey | undefined = keys.resolver();
       if (again === undefined) throw invalidToken(describeJoseError(error)!);
-      return this.run(() => jwtVerify(token, again, this.verifyOptions));
+      return {
+        payload: await this.run(() => jwtVerify(token, again, this.verifyOptions)),
+        keySet: again,
+      };
     }
   }
 
@@ -197,8 +234,8 @@ export class JwtAuthenticator implements Authenticator {
   }
 
   /** The caller, once the method's scopes are granted. */
-  private authorize(grpcPath: string, payload: JWTPayload): Caller {
-    const scopes = grantedScopes(payload);
+  private authorize(grpcPath: string, claims: VerifiedClaims): Caller {
+    const { scopes, subject } = claims;
     const required = this.options.scopes[grpcPath] ?? [];
     const missing = missingScope(required, scopes);
     if (missing !== undefined) {
@@ -209,10 +246,6 @@ export class JwtAuthenticator implements Authenticator {
         `Bearer error="insufficient_scope", scope="${required.join(' ')}"`,
       );
     }
-    return {
-      via: 'jwt',
-      ...(typeof payload.sub === 'string' ? { subject: payload.sub } : {}),
-      scopes,
-    };
+    return { via: 'jwt', ...(subject !== undefined ? { subject } : {}), scopes };
   }
 }

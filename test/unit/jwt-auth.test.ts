@@ -114,7 +114,7 @@ describe('JwksKeys and JwtAuthenticator', () => {
         grpcPath: GET,
         authorization: `Bearer ${await mint(key, { scope: 'routeguide.read', sub: 'alice' })}`,
       };
-      await expect(jwt.authenticate(request)).resolves.toMatchObject({
+      await expect(Promise.resolve().then(() => jwt.authenticate(request))).resolves.toMatchObject({
         via: 'jwt',
         subject: 'alice',
       });
@@ -122,7 +122,9 @@ describe('JwksKeys and JwtAuthenticator', () => {
       now += 30_000;
       expect(await keys.refreshForUnknownKey()).toBe(false);
       expect(errors).toEqual([expect.stringContaining('ENOENT')]);
-      await expect(jwt.authenticate(request)).resolves.toMatchObject({ subject: 'alice' });
+      await expect(Promise.resolve().then(() => jwt.authenticate(request))).resolves.toMatchObject({
+        subject: 'alice',
+      });
       now += 31_000;
       expect(keys.usable).toBe(false);
       expect(keys.everLoaded).toBe(true);
