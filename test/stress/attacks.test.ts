@@ -37,16 +37,17 @@ const RSS_CEILING_BYTES = 768 * MB;
 /** Server CPU allowed in the 2 s after the attacker's last socket closed. */
 const CPU_AFTER_LIMIT_MS = 200;
 /**
- * The probe's p90 during an attack may be this many times its p90 just before … (p90, not p99:
- * a window holds a few hundred calls, so its p99 is one or two calls that a GC pause or the
- * attacker's own CPU in this test process can delay; a wedged server moves the p90).
+ * The probe's p90 and p99 during an attack may be this many times their values just before …
+ * (the probe runs in a process of its own; see attack-run.ts)
  */
 const PROBE_P90_FACTOR = 10;
 /**
- * … but never needs to be under this: loopback baselines are tiny, and the attacker shares the
- * test process (and the machine's two cores) with the probe.
+ * … but never need to be under these: loopback baselines are tiny, and the attacker shares the
+ * machine's two cores with the server and the probe. A window holds a few hundred calls, so its
+ * p99 is one or two calls, which a GC pause can delay: the p99's floor is higher.
  */
 const PROBE_P90_FLOOR_MS = 200;
+const PROBE_P99_FLOOR_MS = 500;
 
 describe('attacks on the server process', () => {
   const dataset = syntheticDataset(FEATURES);
@@ -109,6 +110,9 @@ describe('attacks on the server process', () => {
       expect(during.errors).toBeLessThanOrEqual(Math.max(1, 0.05 * during.calls));
       expect(during.p90Ms).toBeLessThanOrEqual(
         Math.max(PROBE_P90_FACTOR * before.p90Ms, PROBE_P90_FLOOR_MS),
+      );
+      expect(during.p99Ms).toBeLessThanOrEqual(
+        Math.max(PROBE_P90_FACTOR * before.p99Ms, PROBE_P99_FLOOR_MS),
       );
     }
     expect(figures.cpuAfterMs).toBeLessThanOrEqual(CPU_AFTER_LIMIT_MS);
