@@ -500,9 +500,11 @@ export class RestGateway {
         ? '400 Bad Request'
         : !bidi
           ? '404 Not Found'
-          : this.draining
-            ? '503 Service Unavailable'
-            : undefined;
+          : !this.websocketOriginAllowed(request)
+            ? '403 Forbidden'
+            : this.draining
+              ? '503 Service Unavailable'
+              : undefined;
     if (refusal !== undefined) {
       socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
@@ -629,6 +631,24 @@ export class RestGateway {
       });
     }
     response.writeHead(204, headers).end();
+  }
+
+  /**
+   * Whether a WebSocket upgrade may proceed given its `Origin`. Browsers send a WebSocket to any
+   * origin and CORS does not apply, so the server decides (RFC 6455 §10.2): no `Origin` (not a
+   * browser), the page's own origin (same host and port as the request's `Host`), or an origin
+   * listed in REST_CORS_ORIGINS (`*`: any). Anything else, `null` included, is a page of another
+   * site riding on the browser's ambient credentials (a client certificate): refused `403`.
+   */
+  private websocketOriginAllowed(request: http.IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    if (this.corsOrigins.has('*') || this.corsOrigins.has(origin)) return true;
+    try {
+      return new URL(origin).host === request.headers.host;
+    } catch {
+      return false;
+    }
   }
 
   /** CORS response headers for an allowed `Origin`; none for others. */

@@ -102,6 +102,27 @@ describe('RouteChat over WebSocket', () => {
     expect(exhausted() - before).toBe(1);
   });
 
+  /** The HTTP status of an upgrade sent with `origin`, or 101 once it opened. */
+  const upgradeStatus = (origin: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${wsUrl}?access_token=sesame`, { origin });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on('error', reject);
+    });
+
+  it('refuses an Origin of another site (403) and accepts its own origin', async () => {
+    const chats = () => server.app.calls.forMethod('/routeguide.RouteGuide/RouteChat', true, true);
+    const before = chats().started;
+    await expect(upgradeStatus('https://evil.example')).resolves.toBe(403);
+    await expect(upgradeStatus('null')).resolves.toBe(403);
+    expect(chats().started).toBe(before);
+    await expect(upgradeStatus(server.restUrl)).resolves.toBe(101);
+  });
+
   it('refuses upgrades on other paths with 404', async () => {
     await expect(
       new Promise((resolve, reject) => {

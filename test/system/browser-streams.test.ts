@@ -217,4 +217,14 @@ describe('EventSource and WebSocket from a browser page on another origin', () =
     expect(seen.messages).toEqual([{ status: expect.objectContaining({ code: 16 }) }]);
     expect(seen.close.code).toBe(4016);
   });
+
+  it('WebSocket from an origin not in REST_CORS_ORIGINS: refused before the handshake', async () => {
+    await page.goto(`${other.origin}/`);
+    const before = routeChat().started;
+    const url = `${server.restUrl.replace('http:', 'ws:')}/v1/notes:chat?access_token=${TOKEN}`;
+    const seen = await runChat(page, url, []);
+    expect(seen.messages).toEqual([]);
+    expect(seen.close).toMatchObject({ code: 1006, wasClean: false });
+    expect(routeChat().started).toBe(before);
+  });
 });
