@@ -144,6 +144,11 @@ describe('k8s/ (as kustomize renders it)', () => {
         expect([grpcPort, metricsPort, httpPort]).toContain(resolved);
       }
       expect(service.spec!.ports!.find((p) => p.name === 'grpc')?.port).toBe(grpcPort);
+      // Cleartext HTTP/2; port 0, where components/tls removes it (a JSON patch by index).
+      expect(service.spec!.ports![0]).toMatchObject({
+        name: 'grpc',
+        appProtocol: 'kubernetes.io/h2c',
+      });
     }
     // REST on the ClusterIP Service under the container's own port number (docs/deployment.md).
     expect(clusterIp.spec!.ports!.find((p) => p.name === 'http')).toEqual({

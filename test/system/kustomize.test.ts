@@ -140,6 +140,16 @@ describe('k8s/components/jwt (kubectl kustomize)', () => {
       protocol: 'TCP',
       appProtocol: 'https',
     });
+    // gRPC over TLS: no appProtocol (kubernetes.io/h2c would tell a mesh it is cleartext).
+    for (const each of server('Service') as unknown as IService[]) {
+      const grpcPort = each.spec!.ports!.find((p) => p.name === 'grpc');
+      if (grpcPort !== undefined) expect(grpcPort.appProtocol).toBeUndefined();
+    }
+    expect(
+      (server('Service') as unknown as IService[]).filter((s) =>
+        s.metadata!.name!.startsWith('routeguide'),
+      ).length,
+    ).toBeGreaterThanOrEqual(2);
   });
 
   it('the client Job sends the token file from the routeguide-client-token Secret, over TLS', () => {
