@@ -1,4 +1,4 @@
-import { StandaloneGateway } from '../../src/gateway-main';
+import { StandaloneGateway } from '../../src/standalone-gateway';
 import { createLogger } from '../../src/observability/logging';
 import { httpRequest, ndjson } from '../helpers/rest';
 import { startTestServer, testConfig, type TestServer } from '../helpers/server';
