@@ -238,7 +238,7 @@ export class RestGateway {
     // The span covers the whole call: one refused before its handler (authentication, bad
     // input, admission) ends it with the status it was refused with.
     const span = this.startSpan(binding, request);
-    whenEnded(rest, (code) => span.end(code));
+    if (span !== NO_SPAN) whenEnded(rest, (code) => span.end(code));
     response.once('close', () => {
       if (!response.writableFinished) rest.cancel(Status.CANCELLED);
     });
@@ -536,7 +536,7 @@ export class RestGateway {
     const wsCall = new WebSocketCall(ws, request, counters, this.options.counters, encode);
     this.track(wsCall);
     const span = this.startSpan(binding, request);
-    whenEnded(wsCall, (code) => span.end(code));
+    if (span !== NO_SPAN) whenEnded(wsCall, (code) => span.end(code));
     // After an 'error' ws closes the socket itself (1009: a message over maxPayload).
     ws.on('error', (error: Error & { code?: string }) => this.websocketError(wsCall, error));
     ws.once('close', () => wsCall.cancel(Status.CANCELLED));
