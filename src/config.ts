@@ -169,6 +169,11 @@ const schema = z
     AUTH_JWKS_FETCH_TIMEOUT_MS: integer(10, 60_000).default(DEFAULT_JWKS_FETCH_TIMEOUT_MS),
     AUTH_REFLECTION: boolean.default(false),
     GATEWAY_TARGET: z.string().trim().min(1).optional(),
+    GATEWAY_TARGET_TLS: boolean.optional(),
+    GATEWAY_TARGET_CA_FILE: file,
+    GATEWAY_TARGET_CERT_FILE: file,
+    GATEWAY_TARGET_KEY_FILE: file,
+    GATEWAY_TARGET_SERVER_NAME: z.string().trim().min(1).optional(),
     REST: boolean.default(true),
     REST_PORT: port.default(8080),
     REST_MAX_CONNECTIONS: positive.default(1000),
@@ -210,6 +215,18 @@ const schema = z
     path: ['TLS_CLIENT_CA_FILE'],
     message: 'client certificates (mTLS) need TLS_CERT_FILE and TLS_KEY_FILE',
   })
+  .refine(
+    (e) => (e.GATEWAY_TARGET_CERT_FILE === undefined) === (e.GATEWAY_TARGET_KEY_FILE === undefined),
+    {
+      path: ['GATEWAY_TARGET_KEY_FILE'],
+      message: 'GATEWAY_TARGET_CERT_FILE and GATEWAY_TARGET_KEY_FILE must be set together',
+    },
+  )
+  .refine((e) => e.GATEWAY_TARGET_TLS !== false || !gatewayTlsMaterial(e), {
+    path: ['GATEWAY_TARGET_TLS'],
+    message:
+      'is false but GATEWAY_TARGET_CA_FILE, GATEWAY_TARGET_CERT_FILE, GATEWAY_TARGET_KEY_FILE or GATEWAY_TARGET_SERVER_NAME is set (they need TLS)',
+  })
   .refine((e) => e.AUTH_JWKS_URL === undefined || e.AUTH_JWKS_FILE === undefined, {
     path: ['AUTH_JWKS_FILE'],
     message: 'set AUTH_JWKS_URL or AUTH_JWKS_FILE, not both',
@@ -228,6 +245,21 @@ const schema = z
     path: ['AUTH_JWKS_MIN_REFRESH_MS'],
     message: 'must not exceed AUTH_JWKS_REFRESH_MS',
   });
+
+/** Whether any TLS setting of the standalone gateway's target is given (each implies TLS). */
+function gatewayTlsMaterial(e: {
+  GATEWAY_TARGET_CA_FILE?: string | undefined;
+  GATEWAY_TARGET_CERT_FILE?: string | undefined;
+  GATEWAY_TARGET_KEY_FILE?: string | undefined;
+  GATEWAY_TARGET_SERVER_NAME?: string | undefined;
+}): boolean {
+  return (
+    e.GATEWAY_TARGET_CA_FILE !== undefined ||
+    e.GATEWAY_TARGET_CERT_FILE !== undefined ||
+    e.GATEWAY_TARGET_KEY_FILE !== undefined ||
+    e.GATEWAY_TARGET_SERVER_NAME !== undefined
+  );
+}
 
 /** Whether any JWT key source is configured. */
 function jwtConfigured(e: {
@@ -340,6 +372,21 @@ export interface Config {
    * the server ignores it.
    */
   readonly gatewayTarget?: string;
+  /**
+   * TLS from the standalone gateway to its target, when `GATEWAY_TARGET_TLS=true` or any
+   * `GATEWAY_TARGET_*_FILE` / `GATEWAY_TARGET_SERVER_NAME` is set; absent: plaintext. The files
+   * are read when the gateway starts.
+   */
+  readonly gatewayTargetTls?: {
+    /** PEM roots that verify the target; absent: Node's bundled public roots. */
+    readonly caFile?: string;
+    /** PEM client certificate chain (mutual TLS), always with `keyFile`. */
+    readonly certFile?: string;
+    /** PEM private key of `certFile`. */
+    readonly keyFile?: string;
+    /** Name the target's certificate must carry; absent: the target's host name. */
+    readonly serverName?: string;
+  };
   /** The REST gateway's port (docs/rest.md); absent when `REST=false`. */
   readonly rest?: {
     /** 0 picks a free port (logged as `restPort`). */
@@ -453,6 +500,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(jwtConfigured(e) ? { jwt: jwtSettings(e) } : {}),
     authReflection: e.AUTH_REFLECTION,
     ...(e.GATEWAY_TARGET !== undefined ? { gatewayTarget: e.GATEWAY_TARGET } : {}),
+    ...(e.GATEWAY_TARGET_TLS === true || gatewayTlsMaterial(e)
+      ? { gatewayTargetTls: gatewayTargetTls(e) }
+      : {}),
     ...(e.REST
       ? {
           rest: {
@@ -467,6 +517,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 type Parsed = z.output<typeof schema>;
+
+function gatewayTargetTls(e: Parsed): NonNullable<Config['gatewayTargetTls']> {
+  const resolved = (file: string | undefined) =>
+    file === undefined ? undefined : path.resolve(file);
+  const caFile = resolved(e.GATEWAY_TARGET_CA_FILE);
+  const certFile = resolved(e.GATEWAY_TARGET_CERT_FILE);
+  const keyFile = resolved(e.GATEWAY_TARGET_KEY_FILE);
+  return {
+    ...(caFile !== undefined ? { caFile } : {}),
+    ...(certFile !== undefined ? { certFile } : {}),
+    ...(keyFile !== undefined ? { keyFile } : {}),
+    ...(e.GATEWAY_TARGET_SERVER_NAME !== undefined
+      ? { serverName: e.GATEWAY_TARGET_SERVER_NAME }
+      : {}),
+  };
+}
 
 function jwtSettings(e: Parsed): JwtSettings {
   return {

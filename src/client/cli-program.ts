@@ -1,7 +1,6 @@
 /**
  * The `routeguide` command's program; the entry point (with tracing set-up) is ./cli.ts.
  */
-import { readFileSync } from 'node:fs';
 import { status as Status } from '@grpc/grpc-js';
 import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
@@ -20,7 +19,7 @@ import {
   parsePositiveInteger,
 } from './cli-args';
 import { createRouteGuideClient, DEFAULT_DEADLINE_MS, type RouteGuideClient } from './client';
-import type { TlsOptions } from './credentials';
+import { readTlsFiles, type TlsOptions } from './credentials';
 import { LOAD_BALANCING_POLICIES, type LoadBalancingPolicy } from './service-config';
 import { spread, type SpreadResult } from './spread';
 import { DEFAULT_TARGET } from './targets';
@@ -65,14 +64,11 @@ class ExitError extends Error {
 }
 
 function tlsOptions(o: GlobalOptions): TlsOptions | undefined {
-  const read = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file));
   if (!o.tls && !o.tlsCa && !o.tlsCert && !o.tlsKey) return undefined;
-  return {
-    ca: read(o.tlsCa),
-    cert: read(o.tlsCert),
-    key: read(o.tlsKey),
-    serverName: o.tlsServerName,
-  };
+  return readTlsFiles(
+    { caFile: o.tlsCa, certFile: o.tlsCert, keyFile: o.tlsKey, serverName: o.tlsServerName },
+    { caFile: '--tls-ca', certFile: '--tls-cert', keyFile: '--tls-key' },
+  );
 }
 
 /** One line for any error: `CODE_NAME: details` for RPC errors. */

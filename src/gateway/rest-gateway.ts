@@ -200,6 +200,7 @@ export class RestGateway {
       return;
     }
     if (this.draining) {
+      this.startSpan(found.match.binding, request).end(Status.UNAVAILABLE);
       response.setHeader('connection', 'close');
       this.reply(request, response, 503, statusJson(Status.UNAVAILABLE, 'server shutting down'));
       return;
@@ -234,12 +235,16 @@ export class RestGateway {
       this.options.admission?.release(rest);
       if (this.active.size === 0) this.idle?.();
     };
+    // The span covers the whole call: one refused before its handler (authentication, bad
+    // input, admission) ends it with the status it was refused with.
+    const span = this.startSpan(binding, request);
+    if (span !== NO_SPAN) whenEnded(rest, (code) => span.end(code));
     response.once('close', () => {
       if (!response.writableFinished) rest.cancel(Status.CANCELLED);
     });
     this.prepare(rest, url, match).then(
       (ready) => {
-        if (ready !== undefined && !rest.ended) this.run(rest, binding, ready);
+        if (ready !== undefined && !rest.ended) this.run(rest, binding, ready, span);
       },
       (error: unknown) => this.refuse(rest, error),
     );
@@ -344,7 +349,7 @@ export class RestGateway {
   }
 
   /** Runs the handler on a local call fed by the HTTP request. */
-  private run(rest: RestCall, binding: HttpBinding, ready: PreparedCall): void {
+  private run(rest: RestCall, binding: HttpBinding, ready: PreparedCall, span: ServerSpan): void {
     const { request } = rest;
     const socket = request.socket;
     const call = new LocalCall({
@@ -362,8 +367,6 @@ export class RestGateway {
     if (ready.deadline !== Infinity) this.watchDeadline(rest, ready.deadline);
     if (binding.requestStream) this.feed(rest, call, binding.requestType);
     const handler = this.options.handler(binding.grpcPath)!;
-    const span = this.startSpan(binding, request);
-    whenEnded(rest, (code) => span.end(code));
     try {
       span.run(() => {
         if (binding.responseStream) handler(call);
@@ -379,8 +382,12 @@ export class RestGateway {
     }
   }
 
-  /** The call's server span, named as the gRPC instrumentation names it. */
+  /**
+   * The call's server span, named as the gRPC instrumentation names it; tracing off, a shared
+   * no-op built from nothing.
+   */
   private startSpan(binding: HttpBinding, request: http.IncomingMessage): ServerSpan {
+    if (!this.tracing.enabled) return NO_SPAN;
     const headers = request.headers;
     return this.tracing.startServerSpan(
       `grpc.${binding.grpcPath.slice(1)}`,
@@ -506,6 +513,9 @@ export class RestGateway {
               ? '503 Service Unavailable'
               : undefined;
     if (refusal !== undefined) {
+      // A call of the method refused before its handshake still gets its span.
+      const code = bidi ? UPGRADE_REFUSAL_CODES[refusal] : undefined;
+      if (code !== undefined) this.startSpan(match!.binding, request).end(code);
       socket.end(`HTTP/1.1 ${refusal}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
@@ -525,6 +535,8 @@ export class RestGateway {
     const encode = this.encoders.get(binding.grpcPath)!;
     const wsCall = new WebSocketCall(ws, request, counters, this.options.counters, encode);
     this.track(wsCall);
+    const span = this.startSpan(binding, request);
+    if (span !== NO_SPAN) whenEnded(wsCall, (code) => span.end(code));
     // After an 'error' ws closes the socket itself (1009: a message over maxPayload).
     ws.on('error', (error: Error & { code?: string }) => this.websocketError(wsCall, error));
     ws.once('close', () => wsCall.cancel(Status.CANCELLED));
@@ -551,8 +563,6 @@ export class RestGateway {
       wsCall.call = call;
       if (deadline !== Infinity) this.watchDeadline(wsCall, deadline);
       this.feedWebSocket(ws, wsCall, call, binding.requestType);
-      const span = this.startSpan(binding, request);
-      whenEnded(wsCall, (code) => span.end(code));
       span.run(() => this.options.handler(binding.grpcPath)!(call));
     };
     start().catch((error: unknown) => {
@@ -747,6 +757,15 @@ function whenEnded(call: GatewayCall, fn: (code: number) => void): void {
     fn(code);
   };
 }
+
+/** The span of a call while tracing is off (one frozen object for every call). */
+const NO_SPAN: ServerSpan = TRACING_OFF.startServerSpan('', {}, {});
+
+/** The gRPC status of a WebSocket upgrade of a method refused before its handshake. */
+const UPGRADE_REFUSAL_CODES: Readonly<Record<string, number>> = Object.freeze({
+  '403 Forbidden': Status.PERMISSION_DENIED,
+  '503 Service Unavailable': Status.UNAVAILABLE,
+});
 
 const AUTH_FAILURE_CODES = Object.freeze({
   unauthenticated: Status.UNAUTHENTICATED,

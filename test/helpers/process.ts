@@ -5,6 +5,8 @@ import { CANONICAL_FILE } from './canonical';
 
 /** The compiled entry point; `npm test` builds it first (pretest). */
 export const MAIN_JS = path.resolve(__dirname, '..', '..', 'dist', 'main.js');
+/** The compiled standalone REST gateway (`GATEWAY_TARGET`). */
+export const GATEWAY_MAIN_JS = path.resolve(__dirname, '..', '..', 'dist', 'gateway-main.js');
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -50,16 +52,23 @@ export function inCgroup(
 }
 
 /**
- * Spawns `node dist/main.js` on loopback with the given extra environment; `nodeArgs` go before
- * the script (e.g. `--require` of a test-only preload); `fdLimit` raises the child's open-files
- * limit (see {@link withFdLimit}); `cgroupDir` runs it inside that cgroup (see {@link inCgroup}).
+ * Spawns `node dist/main.js` (or `script`, e.g. {@link GATEWAY_MAIN_JS}) on loopback with the
+ * given extra environment; `nodeArgs` go before the script (e.g. `--require` of a test-only
+ * preload); `fdLimit` raises the child's open-files limit (see {@link withFdLimit}); `cgroupDir`
+ * runs it inside that cgroup (see {@link inCgroup}).
  */
 export function spawnServer(
   env: Record<string, string> = {},
-  options: { nodeArgs?: readonly string[]; fdLimit?: number; cgroupDir?: string } = {},
+  options: {
+    nodeArgs?: readonly string[];
+    fdLimit?: number;
+    cgroupDir?: string;
+    script?: string;
+  } = {},
 ): ServerProcess {
-  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run npm run build`);
-  const args = [...(options.nodeArgs ?? []), MAIN_JS];
+  const script = options.script ?? MAIN_JS;
+  if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build`);
+  const args = [...(options.nodeArgs ?? []), script];
   const [limited, limitedArgs] =
     options.fdLimit === undefined
       ? [process.execPath, args]

@@ -66,10 +66,16 @@ describe("the caller's subject", () => {
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
     const isServer = (s: ReceivedSpan) => s.kind === OTLP_SPAN_KIND.SERVER;
-    const spans = (await receiver.waitFor((all) => all.filter(isServer).length >= 4)).filter(
+    const spans = (await receiver.waitFor((all) => all.filter(isServer).length >= 5)).filter(
       isServer,
     );
-    expect(spans.map((s) => [face(s), s.attributes['enduser.id']]).sort()).toEqual([
+    // The REST call refused for its missing token has a span too, with no subject.
+    const refused = spans.filter((s) => s.attributes['rpc.grpc.status_code'] === 16);
+    expect(refused.map((s) => [face(s), s.attributes['enduser.id']])).toEqual([
+      ['rest', undefined],
+    ]);
+    const authenticated = spans.filter((s) => !refused.includes(s));
+    expect(authenticated.map((s) => [face(s), s.attributes['enduser.id']]).sort()).toEqual([
       ['grpc', 'alice@example'],
       ['grpc', 'alice@example'],
       ['rest', 'alice@example'],

@@ -1,4 +1,4 @@
-import { StandaloneGateway } from '../../src/gateway-main';
+import { StandaloneGateway } from '../../src/standalone-gateway';
 import { createLogger } from '../../src/observability/logging';
 import { httpRequest, ndjson } from '../helpers/rest';
 import { startTestServer, testConfig, type TestServer } from '../helpers/server';
@@ -59,6 +59,47 @@ describe('standalone gateway in front of a gRPC target', () => {
     let handled = 0;
     for (const m of gateway.calls.all()) handled += m.handledCount;
     expect(handled).toBeGreaterThanOrEqual(5);
+  });
+
+  it("exports its calls on METRICS_PORT in the server's series", async () => {
+    expect(gateway.metricsPort).toBeGreaterThan(0);
+    const scrape = async () =>
+      (await fetch(`http://127.0.0.1:${gateway.metricsPort!}/metrics`)).text();
+    const labels =
+      'grpc_type="unary",grpc_service="routeguide.RouteGuide",grpc_method="GetFeature"';
+    const count = (text: string, code: string) =>
+      Number(
+        new RegExp(
+          `^grpc_server_handled_total\\{${labels},grpc_code="${code}"\\} (\\d+)$`,
+          'm',
+        ).exec(text)?.[1] ?? 0,
+      );
+    const before = await scrape();
+    expect((await fetch(`${url}/v1/features/1/2`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${url}/v1/features/1/2`)).status).toBe(401);
+    const after = await scrape();
+    expect(count(after, 'OK') - count(before, 'OK')).toBe(1);
+    expect(count(after, 'Unauthenticated') - count(before, 'Unauthenticated')).toBe(1);
+    expect(after).toMatch(new RegExp(`^grpc_server_started_total\\{${labels}\\} \\d+$`, 'm'));
+    expect(after).toMatch(
+      new RegExp(`^grpc_server_handling_seconds_count\\{${labels}\\} \\d+$`, 'm'),
+    );
+    expect(after).toMatch(/^routeguide_connections_open\{port="rest"\} \d+$/m);
+    expect(after).toMatch(/^routeguide_calls_refused_total\{reason="process_limit"\} 0$/m);
+    expect(after).toContain('process_resident_memory_bytes');
+    // Nothing of the server's own state: the gateway has no features or notes.
+    expect(after).not.toContain('routeguide_features_loaded');
+  });
+
+  it('METRICS=false: no registry, no port', async () => {
+    const quiet = new StandaloneGateway({
+      config: testConfig({ GATEWAY_TARGET: server.address, METRICS: 'false' }),
+      logger: createLogger('silent'),
+    });
+    await quiet.listen();
+    expect(quiet.metrics).toBeUndefined();
+    expect(quiet.metricsPort).toBeUndefined();
+    await quiet.shutdown(100);
   });
 
   it('/healthz reports the target health', async () => {

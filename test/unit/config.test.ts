@@ -109,9 +109,52 @@ describe('loadConfig', () => {
     [{ TLS_CERT_FILE: 'c.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ TLS_KEY_FILE: 'k.pem' }, /TLS_CERT_FILE and TLS_KEY_FILE must be set together/],
     [{ TLS_CLIENT_CA_FILE: 'ca.pem' }, /TLS_CLIENT_CA_FILE.*need TLS_CERT_FILE and TLS_KEY_FILE/],
+    [
+      { GATEWAY_TARGET_CERT_FILE: 'c.pem' },
+      /GATEWAY_TARGET_KEY_FILE=.*GATEWAY_TARGET_CERT_FILE and GATEWAY_TARGET_KEY_FILE must be set together/,
+    ],
+    [
+      { GATEWAY_TARGET_KEY_FILE: 'k.pem' },
+      /GATEWAY_TARGET_CERT_FILE and GATEWAY_TARGET_KEY_FILE must be set together/,
+    ],
+    [
+      { GATEWAY_TARGET_TLS: 'false', GATEWAY_TARGET_CA_FILE: 'ca.pem' },
+      /GATEWAY_TARGET_TLS="false": is false but GATEWAY_TARGET_CA_FILE/,
+    ],
+    [{ GATEWAY_TARGET_TLS: 'yes' }, /GATEWAY_TARGET_TLS="yes": must be true or false/],
   ])('rejects %j with a message naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  describe("the standalone gateway's TLS to its target", () => {
+    it('is off by default and with GATEWAY_TARGET_TLS=false', () => {
+      expect(loadConfig({ GATEWAY_TARGET: 'dns:///x:1' }).gatewayTargetTls).toBeUndefined();
+      expect(loadConfig({ GATEWAY_TARGET_TLS: 'false' }).gatewayTargetTls).toBeUndefined();
+    });
+
+    it('GATEWAY_TARGET_TLS=true alone: the bundled public roots', () => {
+      expect(loadConfig({ GATEWAY_TARGET_TLS: 'true' }).gatewayTargetTls).toEqual({});
+    });
+
+    it('reads the files (resolved) and the server name; any of them implies TLS', () => {
+      expect(
+        loadConfig({
+          GATEWAY_TARGET_CA_FILE: 'ca.pem',
+          GATEWAY_TARGET_CERT_FILE: 'c.pem',
+          GATEWAY_TARGET_KEY_FILE: 'k.pem',
+          GATEWAY_TARGET_SERVER_NAME: ' routeguide ',
+        }).gatewayTargetTls,
+      ).toEqual({
+        caFile: path.resolve('ca.pem'),
+        certFile: path.resolve('c.pem'),
+        keyFile: path.resolve('k.pem'),
+        serverName: 'routeguide',
+      });
+      expect(loadConfig({ GATEWAY_TARGET_SERVER_NAME: 'rg' }).gatewayTargetTls).toEqual({
+        serverName: 'rg',
+      });
+    });
   });
 
   it('reads the operability variables', () => {
