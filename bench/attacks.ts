@@ -57,6 +57,9 @@ export const ATTACK_CONFIGURATIONS: readonly AttackConfiguration[] = [
 ];
 
 /** One attack, as the benchmark runs it. */
+/** Connection attacks come from another loopback address than the probe's 127.0.0.1. */
+const ATTACKER_ADDRESS = '127.0.0.2';
+
 interface Scenario {
   readonly name: string;
   readonly holdMs: number;
@@ -123,12 +126,18 @@ function scenarios(quick: boolean): Scenario[] {
     {
       name: `${n(10_000)} preface-less connections`,
       holdMs: 8000,
-      start: (address) => idleSockets(address, { count: n(10_000) }),
+      start: (address) =>
+        idleSockets(address, { count: n(10_000), localAddress: ATTACKER_ADDRESS }),
     },
     {
       name: `${n(2000)} byte-by-byte handshakes`,
       holdMs: 8000,
-      start: (address) => idleSockets(address, { count: n(2000), byteIntervalMs: 200 }),
+      start: (address) =>
+        idleSockets(address, {
+          count: n(2000),
+          byteIntervalMs: 200,
+          localAddress: ATTACKER_ADDRESS,
+        }),
     },
     {
       name: 'HTTP/2 rapid reset (headers, then RST_STREAM)',

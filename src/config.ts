@@ -124,6 +124,7 @@ const schema = z
     MAX_RECEIVE_MESSAGE_BYTES: integer(1, 2 ** 31 - 1).default(1024 * 1024),
     MAX_CONCURRENT_STREAMS: integer(1, 2 ** 31 - 1).default(128),
     MAX_CONNECTIONS: positive.default(1000),
+    MAX_CONNECTIONS_PER_ADDRESS: positive.optional(),
     CONNECTION_HANDSHAKE_TIMEOUT_MS: positive.default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
     CONNECTION_IDLE_TIMEOUT_MS: positive.default(DEFAULT_IDLE_TIMEOUT_MS),
     MAX_STREAMING_CALLS: positive.default(DEFAULT_MAX_STREAMING_CALLS),
@@ -177,6 +178,7 @@ const schema = z
     REST: boolean.default(true),
     REST_PORT: port.default(8080),
     REST_MAX_CONNECTIONS: positive.default(1000),
+    REST_MAX_CONNECTIONS_PER_ADDRESS: positive.optional(),
     REST_MAX_BODY_BYTES: integer(1, 2 ** 31 - 1).default(DEFAULT_REST_MAX_BODY_BYTES),
     REST_CORS_ORIGINS: z
       .string()
@@ -316,6 +318,8 @@ export interface Config {
     readonly maxConcurrentStreams: number;
     /** Open connections on the gRPC port beyond which new ones are closed at accept. */
     readonly maxConnections: number;
+    /** Open connections from one source address (IPv6: a /64) on the gRPC port; default half. */
+    readonly maxConnectionsPerAddress: number;
     /** TLS + HTTP/2 preface and SETTINGS (every port) must finish this soon after accept. */
     readonly handshakeTimeoutMs: number;
     /** An HTTP/2 connection with no open stream this long gets a GOAWAY (every port). */
@@ -393,6 +397,8 @@ export interface Config {
     readonly port: number;
     /** Open connections on the REST port beyond which new ones are closed at accept. */
     readonly maxConnections: number;
+    /** Open connections from one source address on the REST port; default half the cap. */
+    readonly maxConnectionsPerAddress: number;
     /** Largest request body of a unary call (streams are limited per message instead). */
     readonly maxBodyBytes: number;
     /** Origins answered with CORS headers (`*`: any); empty: no CORS. */
@@ -468,6 +474,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxReceiveMessageBytes: e.MAX_RECEIVE_MESSAGE_BYTES,
       maxConcurrentStreams: e.MAX_CONCURRENT_STREAMS,
       maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS ?? halfOf(e.MAX_CONNECTIONS),
       handshakeTimeoutMs: e.CONNECTION_HANDSHAKE_TIMEOUT_MS,
       idleTimeoutMs: e.CONNECTION_IDLE_TIMEOUT_MS,
     },
@@ -508,6 +515,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           rest: {
             port: e.REST_PORT,
             maxConnections: e.REST_MAX_CONNECTIONS,
+            maxConnectionsPerAddress:
+              e.REST_MAX_CONNECTIONS_PER_ADDRESS ?? halfOf(e.REST_MAX_CONNECTIONS),
             maxBodyBytes: e.REST_MAX_BODY_BYTES,
             corsOrigins: e.REST_CORS_ORIGINS ?? [],
           },
@@ -517,6 +526,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 type Parsed = z.output<typeof schema>;
+
+/** A port's default share for one source address: half its connection cap, rounded up. */
+function halfOf(maxConnections: number): number {
+  return Math.ceil(maxConnections / 2);
+}
 
 function gatewayTargetTls(e: Parsed): NonNullable<Config['gatewayTargetTls']> {
   const resolved = (file: string | undefined) =>

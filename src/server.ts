@@ -128,7 +128,11 @@ export class RouteGuideApp {
     // What the handlers use: the store, timed and counted when metrics are on.
     let notes: NotesStore = this.notes;
     this.health = new ServerHealth(HEALTH_SERVICE_NAMES);
-    this.grpcGuard = this.guardPort('grpc', config.connections.maxConnections);
+    this.grpcGuard = this.guardPort(
+      'grpc',
+      config.connections.maxConnections,
+      config.connections.maxConnectionsPerAddress,
+    );
 
     if (config.metrics.enabled) {
       this.metrics = new GrpcServerMetrics({ counters: this.calls });
@@ -204,7 +208,7 @@ export class RouteGuideApp {
       logger,
       host: config.host,
       port: rest.port,
-      guard: this.guardPort('rest', rest.maxConnections),
+      guard: this.guardPort('rest', rest.maxConnections, rest.maxConnectionsPerAddress),
       ...(config.tls ? { tls: config.tls } : {}),
     });
   }
@@ -359,9 +363,19 @@ export class RouteGuideApp {
   }
 
   /** A connection guard for one port, with the configured handshake and idle timeouts. */
-  private guardPort(port: string, maxConnections: number): ConnectionGuard {
+  private guardPort(
+    port: string,
+    maxConnections: number,
+    maxConnectionsPerAddress?: number,
+  ): ConnectionGuard {
     const { handshakeTimeoutMs, idleTimeoutMs } = this.options.config.connections;
-    const guard = new ConnectionGuard({ port, maxConnections, handshakeTimeoutMs, idleTimeoutMs });
+    const guard = new ConnectionGuard({
+      port,
+      maxConnections,
+      maxConnectionsPerAddress,
+      handshakeTimeoutMs,
+      idleTimeoutMs,
+    });
     this.guards.push(guard);
     return guard;
   }

@@ -108,7 +108,7 @@ export class StandaloneGateway {
       tracing: options.tracing ?? TRACING_OFF,
       logger,
     });
-    const guards = [this.guard('rest', rest.maxConnections)];
+    const guards = [this.guard('rest', rest.maxConnections, rest.maxConnectionsPerAddress)];
     this.rest = new RestServer({
       gateway,
       logger,
@@ -165,9 +165,19 @@ export class StandaloneGateway {
   }
 
   /** A connection guard for one port, with the configured handshake and idle timeouts. */
-  private guard(port: string, maxConnections: number): ConnectionGuard {
+  private guard(
+    port: string,
+    maxConnections: number,
+    maxConnectionsPerAddress?: number,
+  ): ConnectionGuard {
     const { handshakeTimeoutMs, idleTimeoutMs } = this.options.config.connections;
-    return new ConnectionGuard({ port, maxConnections, handshakeTimeoutMs, idleTimeoutMs });
+    return new ConnectionGuard({
+      port,
+      maxConnections,
+      maxConnectionsPerAddress,
+      handshakeTimeoutMs,
+      idleTimeoutMs,
+    });
   }
 
   private pollHealth(): void {

@@ -1,12 +1,14 @@
 import type * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { Server as NetServer, Socket } from 'node:net';
+import { sourceKey } from './source-address';
 
 /** Why a guard closed a connection (the `reason` label of its metric). */
 export const CONNECTION_GUARD_REASONS = [
   'handshake_timeout',
   'idle',
   'limit',
+  'address_limit',
   'half_closed',
 ] as const;
 export type ConnectionGuardReason = (typeof CONNECTION_GUARD_REASONS)[number];
@@ -28,6 +30,12 @@ export interface ConnectionGuardOptions {
    * allocates anything for them (`net.Server.maxConnections`). Required.
    */
   readonly maxConnections: number;
+  /**
+   * Open connections from one source address (an IPv4 address, an IPv6 /64: see
+   * source-address.ts); more from it are closed at accept, so that one client cannot take the
+   * whole `maxConnections` from everyone else. Default: half of `maxConnections`, rounded up.
+   */
+  readonly maxConnectionsPerAddress?: number | undefined;
   /**
    * Time from accept to a finished handshake: TLS (when the server speaks it) and the HTTP/2
    * preface and SETTINGS exchange (the client's SETTINGS received, ours acknowledged), or for
@@ -71,12 +79,17 @@ export class ConnectionGuard {
     CONNECTION_GUARD_REASONS.map((reason) => [reason, 0]),
   );
   private openConnections = 0;
+  /** Open connections by source (sourceKey); a source without any has no entry. */
+  private readonly openBySource = new Map<string, number>();
+  private readonly maxConnectionsPerAddress: number;
   private readonly handshakeTimeoutMs: number;
   private readonly idleTimeoutMs: number;
   private readonly closeLingerMs: number;
 
   constructor(private readonly options: ConnectionGuardOptions) {
     this.port = options.port;
+    this.maxConnectionsPerAddress =
+      options.maxConnectionsPerAddress ?? Math.ceil(options.maxConnections / 2);
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.closeLingerMs = options.closeLingerMs ?? DEFAULT_CLOSE_LINGER_MS;
@@ -95,7 +108,6 @@ export class ConnectionGuard {
   /** Guards an HTTP/2 server, plaintext or TLS (grpc-js's, see grpc/http2-sessions.ts). */
   attachHttp2(server: http2.Http2Server | http2.Http2SecureServer): void {
     this.limit(server);
-    server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('session', (session: http2.ServerHttp2Session) => this.watchSession(session));
   }
 
@@ -107,7 +119,6 @@ export class ConnectionGuard {
   attachHttp1(server: http.Server): void {
     this.limit(server);
     server.headersTimeout = Math.min(server.headersTimeout, this.handshakeTimeoutMs);
-    server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('request', (request: http.IncomingMessage) =>
       this.handshakeDone(connectionKey(request.socket)),
     );
@@ -117,6 +128,27 @@ export class ConnectionGuard {
     server.maxConnections = this.options.maxConnections;
     // Node closes the accepted handle itself (no Socket is built) and reports it here.
     server.on('drop', () => this.count('limit'));
+    this.gateBySource(server);
+  }
+
+  /**
+   * Puts the per-address share in front of the server's own 'connection' listeners (Node's
+   * HTTP/2, TLS or HTTP/1.1 set-up, registered when the server was built), so that a connection
+   * over its source's share is destroyed before any session, TLS or parser state is built for
+   * it: thousands of refused connections cost no more memory than dropped ones. An admitted
+   * connection then gets the server's set-up first and the guard's deadlines after.
+   */
+  private gateBySource(server: NetServer): void {
+    const own = server.listeners('connection') as ((socket: Socket) => void)[];
+    if (own.length === 0) {
+      throw new Error('connection guard: the server has no connection listener to gate');
+    }
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      if (!this.admitSource(socket)) return;
+      for (const listener of own) listener.call(server, socket);
+      this.admit(socket);
+    });
   }
 
   private count(reason: ConnectionGuardReason): void {
@@ -139,6 +171,28 @@ export class ConnectionGuard {
     deadline.unref();
     this.handshakes.set(key, deadline);
     socket.once('close', () => this.handshakeDone(key));
+  }
+
+  /**
+   * Counts the socket under its source address, or closes it when that source already holds
+   * `maxConnectionsPerAddress` connections. Sockets without an address are not counted.
+   */
+  private admitSource(socket: Socket): boolean {
+    const source = sourceKey(socket.remoteAddress);
+    if (source === undefined) return true;
+    const open = this.openBySource.get(source) ?? 0;
+    if (open >= this.maxConnectionsPerAddress) {
+      this.count('address_limit');
+      socket.destroy();
+      return false;
+    }
+    this.openBySource.set(source, open + 1);
+    socket.once('close', () => {
+      const left = this.openBySource.get(source)! - 1;
+      if (left === 0) this.openBySource.delete(source);
+      else this.openBySource.set(source, left);
+    });
+    return true;
   }
 
   /** Destroys a socket whose peer has not closed its side `closeLingerMs` after ours ended. */

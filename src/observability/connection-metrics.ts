@@ -5,7 +5,8 @@ import { CONNECTION_GUARD_REASONS, type ConnectionGuard } from '../net/connectio
  * Exports the connection guards' counts, read at every scrape, into `registry`:
  * - `routeguide_connections_open{port}`: TCP connections open on each guarded port;
  * - `routeguide_connections_closed_total{port,reason}`: connections a guard closed, by reason
- *   (`handshake_timeout`, `idle`, `limit`: refused at accept because the port was full).
+ *   (`handshake_timeout`, `idle`, `limit`: refused at accept because the port was full,
+ *   `address_limit`: because its source address held its share, `half_closed`).
  */
 export function addConnectionMetrics(registry: Registry, guards: readonly ConnectionGuard[]): void {
   const registers = [registry];

@@ -883,6 +883,8 @@ export interface IdleSocketsOptions {
   readonly concurrency?: number;
   /** Longest wait for one connection attempt. Default 5000 ms. */
   readonly connectTimeoutMs?: number;
+  /** Local address the sockets come from (another loopback address, say). Default: the OS's. */
+  readonly localAddress?: string;
   /**
    * When set, each socket sends the client handshake ({@link CLIENT_HANDSHAKE}) one byte per
    * this many milliseconds (a slowloris handshake); unset, a socket sends nothing at all.
@@ -926,7 +928,12 @@ export async function idleSockets(
   let closedAt = NaN;
   const connectOne = (): Promise<void> =>
     new Promise((resolve) => {
-      const socket = net.connect({ host, port });
+      const from = options.localAddress;
+      const socket = net.connect({
+        host,
+        port,
+        ...(from !== undefined ? { localAddress: from } : {}),
+      });
       sockets.add(socket);
       let connectedAt = NaN;
       const timer = setTimeout(() => socket.destroy(), connectTimeoutMs);

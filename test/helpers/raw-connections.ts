@@ -65,9 +65,13 @@ export interface RawSocket {
   isClosed(): boolean;
 }
 
-export function rawConnect(port: number): Promise<RawSocket> {
+export function rawConnect(port: number, localAddress?: string): Promise<RawSocket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({
+      host: '127.0.0.1',
+      port,
+      ...(localAddress ? { localAddress } : {}),
+    });
     let done = false;
     socket.on('data', () => undefined);
     socket.on('error', () => undefined);

@@ -119,9 +119,18 @@ export function rawCall(
 }
 
 /** Opens an HTTP/2 session to a loopback gRPC server. */
-export function connect(address: string): Promise<http2.ClientHttp2Session> {
+export function connect(address: string, localAddress?: string): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(`http://${address}`);
+    const [host, port] = [
+      address.slice(0, address.lastIndexOf(':')),
+      address.slice(address.lastIndexOf(':') + 1),
+    ];
+    const session = http2.connect(
+      `http://${address}`,
+      localAddress
+        ? { createConnection: () => net.connect({ host, port: Number(port), localAddress }) }
+        : {},
+    );
     session.once('connect', () => resolve(session));
     session.once('error', reject);
   });

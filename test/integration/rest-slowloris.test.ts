@@ -14,7 +14,11 @@ describe('REST port connection guard', () => {
   let port: number;
   beforeAll(async () => {
     server = await startTestServer({
-      env: { CONNECTION_HANDSHAKE_TIMEOUT_MS: '400', REST_MAX_CONNECTIONS: '3' },
+      env: {
+        CONNECTION_HANDSHAKE_TIMEOUT_MS: '400',
+        REST_MAX_CONNECTIONS: '3',
+        REST_MAX_CONNECTIONS_PER_ADDRESS: '3',
+      },
     });
     port = server.app.restPort!;
   });

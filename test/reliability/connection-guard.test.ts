@@ -7,7 +7,7 @@ import { guardConnections } from '../../src/grpc/http2-sessions';
 import { ConnectionGuard } from '../../src/net/connection-guard';
 import { eventually, getFeature } from '../helpers/calls';
 import { scrape } from '../helpers/ops';
-import { connect, frame, openRawStream } from '../helpers/raw-grpc';
+import { connect, encodePoint, frame, openRawStream, rawCall } from '../helpers/raw-grpc';
 import {
   H2_HANDSHAKE,
   H2_PREFACE,
@@ -39,8 +39,8 @@ async function start(env: Record<string, string>): Promise<TestServer> {
   return server;
 }
 
-async function open(port: number): Promise<RawSocket> {
-  const socket = await rawConnect(port);
+async function open(port: number, localAddress?: string): Promise<RawSocket> {
+  const socket = await rawConnect(port, localAddress);
   sockets.push(socket);
   return socket;
 }
@@ -49,8 +49,8 @@ function guardOf(app: TestServer['app'], port: string): ConnectionGuard {
   return app.connectionGuards.find((g) => g.port === port)!;
 }
 
-async function session(address: string): Promise<http2.ClientHttp2Session> {
-  const s = await connect(address);
+async function session(address: string, localAddress?: string): Promise<http2.ClientHttp2Session> {
+  const s = await connect(address, localAddress);
   s.on('error', () => undefined);
   sessions.push(s);
   return s;
@@ -273,6 +273,8 @@ describe('connection guard: connection cap', () => {
     const cap = 20;
     const { app } = await start({
       MAX_CONNECTIONS: String(cap),
+      // The whole cap from one address (the per-address share is the next test's).
+      MAX_CONNECTIONS_PER_ADDRESS: String(cap),
       CONNECTION_HANDSHAKE_TIMEOUT_MS: '15000',
     });
     const attackers = await Promise.all(Array.from({ length: cap }, () => open(app.port)));
@@ -303,6 +305,59 @@ describe('connection guard: connection cap', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('connection guard: share per source address', () => {
+  it('one address gets half the cap by default; other addresses still get in', async () => {
+    const cap = 20;
+    const { app } = await start({
+      MAX_CONNECTIONS: String(cap),
+      CONNECTION_HANDSHAKE_TIMEOUT_MS: '15000',
+    });
+    const guard = guardOf(app, 'grpc');
+    // An attacker on 127.0.0.2 (another loopback address) tries to take the whole cap.
+    const attackers = await Promise.all(
+      Array.from({ length: cap }, () => open(app.port, '127.0.0.2')),
+    );
+    await eventually(() => attackers.filter((a) => a.isClosed()).length === cap / 2);
+    expect(guard.open).toBe(cap / 2);
+    expect(guard.closed('address_limit')).toBe(cap / 2);
+    expect(guard.closed('limit')).toBe(0);
+    // Clients from other addresses connect and call, each on a new connection.
+    for (const localAddress of ['127.0.0.1', '127.0.0.3']) {
+      const client = await session(`127.0.0.1:${app.port}`, localAddress);
+      const body = frame(Buffer.from(encodePoint(KNOWN_POINT)));
+      const outcome = await rawCall(client, '/routeguide.RouteGuide/GetFeature', body);
+      expect(outcome).toMatchObject({ httpStatus: 200, grpcStatus: 0 });
+      client.close();
+    }
+    // The attacker's held connections are untouched; its share frees as they close.
+    expect(attackers.filter((a) => !a.isClosed()).length).toBe(cap / 2);
+    for (const { socket } of attackers) socket.destroy();
+    await eventually(() => guard.open <= 1);
+    const again = await open(app.port, '127.0.0.2');
+    expect(await within(again.closed, 300)).toBeUndefined();
+    const metrics = await scrape(app.metricsPort!);
+    expect(
+      metrics.value('routeguide_connections_closed_total', {
+        port: 'grpc',
+        reason: 'address_limit',
+      }),
+    ).toBe(cap / 2);
+  });
+});
+
+describe('connection guard: the gate in front of Node', () => {
+  it("fails loudly when a server has no 'connection' listener of Node's to put the gate before", () => {
+    const guard = new ConnectionGuard({ port: 'test', maxConnections: 10 });
+    const bare = net.createServer();
+    expect(() => guard.attachHttp2(bare as unknown as http2.Http2Server)).toThrow(
+      /no connection listener to gate/,
+    );
+    // Node's own servers have one: HTTP/2 (plaintext and TLS), as grpc-js builds them.
+    expect(() => guard.attachHttp2(http2.createServer())).not.toThrow();
+    expect(() => guard.attachHttp2(http2.createSecureServer({}))).not.toThrow();
   });
 });
 

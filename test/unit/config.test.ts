@@ -41,6 +41,7 @@ describe('loadConfig', () => {
         maxReceiveMessageBytes: 1024 * 1024,
         maxConcurrentStreams: 128,
         maxConnections: 1000,
+        maxConnectionsPerAddress: 500,
         handshakeTimeoutMs: 5000,
         idleTimeoutMs: 300_000,
       },
@@ -56,7 +57,13 @@ describe('loadConfig', () => {
       authReflection: false,
       orca: { enabled: true, minReportIntervalMs: 1000 },
       shutdown: { delayMs: 0, graceMs: 10_000 },
-      rest: { port: 8080, maxConnections: 1000, maxBodyBytes: 1024 * 1024, corsOrigins: [] },
+      rest: {
+        port: 8080,
+        maxConnections: 1000,
+        maxConnectionsPerAddress: 500,
+        maxBodyBytes: 1024 * 1024,
+        corsOrigins: [],
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.notes)).toBe(true);
@@ -208,9 +215,21 @@ describe('loadConfig', () => {
         CONNECTION_HANDSHAKE_TIMEOUT_MS: '250',
         CONNECTION_IDLE_TIMEOUT_MS: '60000',
       }).connections,
-    ).toMatchObject({ maxConnections: 50, handshakeTimeoutMs: 250, idleTimeoutMs: 60_000 });
+    ).toMatchObject({
+      maxConnections: 50,
+      maxConnectionsPerAddress: 25,
+      handshakeTimeoutMs: 250,
+      idleTimeoutMs: 60_000,
+    });
+    // Half the cap, rounded up, unless set.
+    expect(loadConfig({ MAX_CONNECTIONS: '7' }).connections.maxConnectionsPerAddress).toBe(4);
+    expect(
+      loadConfig({ MAX_CONNECTIONS_PER_ADDRESS: '1000' }).connections.maxConnectionsPerAddress,
+    ).toBe(1000);
     for (const name of [
       'MAX_CONNECTIONS',
+      'MAX_CONNECTIONS_PER_ADDRESS',
+      'REST_MAX_CONNECTIONS_PER_ADDRESS',
       'CONNECTION_HANDSHAKE_TIMEOUT_MS',
       'CONNECTION_IDLE_TIMEOUT_MS',
     ]) {
@@ -222,6 +241,7 @@ describe('loadConfig', () => {
     expect(loadConfig({}).rest).toEqual({
       port: 8080,
       maxConnections: 1000,
+      maxConnectionsPerAddress: 500,
       maxBodyBytes: 1024 * 1024,
       corsOrigins: [],
     });
@@ -229,12 +249,14 @@ describe('loadConfig', () => {
       loadConfig({
         REST_PORT: '0',
         REST_MAX_CONNECTIONS: '10',
+        REST_MAX_CONNECTIONS_PER_ADDRESS: '3',
         REST_MAX_BODY_BYTES: '4096',
         REST_CORS_ORIGINS: ' https://a.example , http://localhost:3000,',
       }).rest,
     ).toEqual({
       port: 0,
       maxConnections: 10,
+      maxConnectionsPerAddress: 3,
       maxBodyBytes: 4096,
       corsOrigins: ['https://a.example', 'http://localhost:3000'],
     });
